@@ -1,0 +1,2 @@
+// Filled by the CLI issue; nothing is exported yet.
+export {};

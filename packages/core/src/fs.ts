@@ -1,0 +1,42 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { HpError } from './errors.js';
+
+/** Temporary sibling path used by the atomic writers (same directory, so `rename` is atomic). */
+export function temporaryPathFor(path: string): string {
+  return `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * Writes a file so that readers see either the old content or the complete new one, never a
+ * half-written file: write to a temporary sibling, fsync, then rename over the target.
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = temporaryPathFor(path);
+  try {
+    await mkdir(dirname(path), { recursive: true });
+    const handle = await open(tmp, 'w');
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, path);
+  } catch (error) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw new HpError(
+      'E_IO',
+      `writeFileAtomic: cannot write ${path}: expected a writable location, got ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+/** `writeFileAtomic` of pretty-printed JSON with a trailing newline. */
+export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+}
