@@ -5,3 +5,4 @@ export { describeValue, HpError, isHpError } from './errors.js';
 export { temporaryPathFor, writeFileAtomic, writeJsonAtomic } from './fs.js';
 export type { DimSpec } from './shape.js';
 export { assertInt, assertNumber, assertShape, formatShape, sizeOf } from './shape.js';
+export type { HostDType, StoredDType, HostTensor, StateDict } from './checkpoint/host-tensor.js';
