@@ -1,2 +1,11 @@
-// Filled by its own issue; nothing is exported yet.
-export {};
+export type { ConfusionCounts, ConfusionMatrix, ConfusionMatrixOptions } from './confusion-matrix.js';
+export { createConfusionMatrix } from './confusion-matrix.js';
+export { assignmentTotal, maximumAssignment } from './hungarian.js';
+export type { IntLabelArray, LabelInput, TensorLike } from './labels.js';
+export type { ExtraClusterRule, Matching, MetricsOptions, SegmentationMetrics } from './metrics.js';
+export { computeMetrics } from './metrics.js';
+export type { EvalReportJson, ReportOptions, ReportProtocol } from './report.js';
+export { formatReport, toReportJson } from './report.js';
+
+// --- crf ---
+// --- end crf ---

@@ -1,0 +1,135 @@
+import { assertInt, HpError } from '@hpseg/core';
+import { assertIntegerLabels, type LabelInput, readLabels } from './labels.js';
+
+export interface ConfusionMatrixOptions {
+  /** Number of ground-truth classes K (27 for COCO-Stuff-27 and Cityscapes-27, 3 for Potsdam-3). */
+  numClasses: number;
+  /** Clusters beyond K (official `extra_clusters`, 0 in every HP config). Rows = K + extraClusters. */
+  extraClusters?: number;
+}
+
+/** Plain confusion counts, as `computeMetrics` reads them. */
+export interface ConfusionCounts {
+  readonly numClasses: number;
+  readonly numClusters: number;
+  /** Row-major `[numClusters, numClasses]`: rows = predicted cluster, columns = ground-truth class. */
+  readonly counts: ArrayLike<number>;
+}
+
+export interface ConfusionMatrix extends ConfusionCounts {
+  /** Live counts (pixels), exact up to 2^53: row-major `[numClusters, numClasses]`, rows = predicted cluster. */
+  readonly counts: Float64Array;
+  /** Pixels counted so far (dropped pixels excluded). */
+  readonly total: number;
+  /**
+   * Adds one batch: `pred` and `gt` of equal length (any shape, flattened). Keeps a pixel only if
+   * `0 <= gt < numClasses` and `0 <= pred < numClasses`, as the official code: ignore labels (-1,
+   * 255) are dropped, and so are predictions in the extra clusters. Returns the pixels kept.
+   */
+  update(pred: LabelInput, gt: LabelInput): number;
+  /** Adds another matrix of the same shape (e.g. from another worker). */
+  merge(other: ConfusionCounts): void;
+  /** Sets every count to zero. */
+  reset(): void;
+}
+
+const FN = 'createConfusionMatrix';
+
+/** Counting loop; kept small and separate so V8 keeps it tight. */
+function accumulate(
+  counts: Float64Array,
+  k: number,
+  pred: ArrayLike<number>,
+  gt: ArrayLike<number>,
+  n: number,
+): number {
+  let kept = 0;
+  for (let i = 0; i < n; i++) {
+    const g = gt[i]!;
+    const p = pred[i]!;
+    if (g >= 0 && g < k && p >= 0 && p < k) {
+      counts[p * k + g]!++;
+      kept++;
+    }
+  }
+  return kept;
+}
+
+/**
+ * A streaming, dataset-level confusion matrix `[numClusters, numClasses]` (rows = predicted cluster,
+ * columns = ground truth), equal to the official `UnsupervisedMetrics.stats`.
+ */
+export function createConfusionMatrix(options: ConfusionMatrixOptions): ConfusionMatrix {
+  if (typeof options !== 'object' || options === null) {
+    throw new HpError('E_ARG', `${FN}: options are missing: expected { numClasses }, got ${String(options)}`);
+  }
+  const numClasses = assertInt(FN, 'numClasses', options.numClasses, 1);
+  const extraClusters = assertInt(FN, 'extraClusters', options.extraClusters ?? 0, 0);
+  const numClusters = numClasses + extraClusters;
+  const counts = new Float64Array(numClusters * numClasses);
+  let total = 0;
+
+  const update = (pred: LabelInput, gt: LabelInput): number => {
+    const fn = 'ConfusionMatrix.update';
+    const p = readLabels(fn, 'pred', pred);
+    const g = readLabels(fn, 'gt', gt);
+    const n = p.values.length;
+    if (g.values.length !== n) {
+      throw new HpError(
+        'E_SHAPE',
+        `${fn}: pred and gt differ in length: expected ${n} ground-truth labels (one per predicted pixel), got ${g.values.length}`,
+        { details: { pred: n, gt: g.values.length } },
+      );
+    }
+    assertIntegerLabels(fn, 'pred', p);
+    assertIntegerLabels(fn, 'gt', g);
+    const kept = accumulate(counts, numClasses, p.values, g.values, n);
+    total += kept;
+    return kept;
+  };
+
+  const merge = (other: ConfusionCounts): void => {
+    const fn = 'ConfusionMatrix.merge';
+    if (other?.numClasses !== numClasses || other.numClusters !== numClusters) {
+      throw new HpError(
+        'E_SHAPE',
+        `${fn}: matrices differ in shape: expected [${numClusters}, ${numClasses}], got [${other?.numClusters}, ${other?.numClasses}]`,
+      );
+    }
+    const src = other.counts;
+    if (src.length !== counts.length) {
+      throw new HpError(
+        'E_SHAPE',
+        `${fn}: counts have the wrong length: expected ${counts.length}, got ${src.length}`,
+      );
+    }
+    let added = 0;
+    for (let i = 0; i < src.length; i++) {
+      const v = src[i]!;
+      if (!(v >= 0) || !Number.isFinite(v)) {
+        throw new HpError(
+          'E_VALUE',
+          `${fn}: a count is invalid: expected a finite number >= 0, got ${v} at ${i}`,
+        );
+      }
+      added += v;
+    }
+    for (let i = 0; i < src.length; i++) counts[i]! += src[i]!;
+    total += added;
+  };
+
+  return {
+    numClasses,
+    numClusters,
+    counts,
+    get total() {
+      return total;
+    },
+    update,
+    merge,
+    reset() {
+      counts.fill(0);
+      total = 0;
+    },
+  };
+}
