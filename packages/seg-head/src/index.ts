@@ -1,2 +1,16 @@
-// Filled by its own issue; nothing is exported yet.
-export {};
+export { ClusterProbe } from './cluster-probe.js';
+export type { DropoutDraw } from './dropout2d.js';
+export { drawDropout2dMask, dropout2d } from './dropout2d.js';
+export { dense } from './linear.js';
+export { LinearProbe, linearProbeLoss } from './linear-probe.js';
+export { createMomentumHead, updateMomentumHead } from './momentum-head.js';
+export { l2Normalize } from './normalize.js';
+export type { AdamOptions, AdamWOptions, Optimizer } from './optim/adam.js';
+export { createAdam, createAdamW } from './optim/adam.js';
+export { clipGradNorm } from './optim/clip.js';
+export type { GradMap, ParamMap } from './params.js';
+export { computeGradients, disposeMap } from './params.js';
+export { ProjectionHead } from './projection-head.js';
+export type { SegHeadForwardOptions, SegHeadOptions, SegHeadParamName } from './seg-head.js';
+export { createSegHead, SEG_HEAD_PARAM_NAMES, SegHead, segHeadParamShapes } from './seg-head.js';
+export { upsampleBilinear } from './upsample.js';
