@@ -1,8 +1,33 @@
 export type { BackendChoice, ConcreteBackend } from './backend.js';
 export { availableBackends, BACKEND_CHOICES, selectBackend } from './backend.js';
+export { crc32 } from './checkpoint/crc32.js';
+export {
+  bfloat16ToFloat32,
+  float16ToFloat32,
+  float32ToBfloat16,
+  float32ToFloat16,
+} from './checkpoint/half.js';
+export type { HostDType, HostTensor, StateDict, StoredDType } from './checkpoint/host-tensor.js';
+export type { ReadPthOptions } from './checkpoint/pth.js';
+export { loadPthFile, readPth } from './checkpoint/pth.js';
+export type { PthKey, PthValue } from './checkpoint/pth-value.js';
+export { isHostTensor, PthObject } from './checkpoint/pth-value.js';
+export type { SafetensorsContent } from './checkpoint/safetensors.js';
+export {
+  loadSafetensorsFile,
+  readSafetensors,
+  saveSafetensorsFile,
+  writeSafetensors,
+} from './checkpoint/safetensors.js';
+export type { ToStateDictOptions } from './checkpoint/state-dict.js';
+export { toStateDict } from './checkpoint/state-dict.js';
+export { PTH_ALLOWED_GLOBALS } from './checkpoint/torch-unpickle.js';
+export type { ZipArchive, ZipEntry } from './checkpoint/zip.js';
+export { readZip } from './checkpoint/zip.js';
+export type { DownloadOptions, DownloadProgress, DownloadResult } from './download.js';
+export { downloadFile, sha256File } from './download.js';
 export type { HpErrorCode, HpErrorOptions } from './errors.js';
 export { describeValue, HpError, isHpError } from './errors.js';
 export { temporaryPathFor, writeFileAtomic, writeJsonAtomic } from './fs.js';
 export type { DimSpec } from './shape.js';
 export { assertInt, assertNumber, assertShape, formatShape, sizeOf } from './shape.js';
-export type { HostDType, StoredDType, HostTensor, StateDict } from './checkpoint/host-tensor.js';

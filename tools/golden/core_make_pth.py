@@ -1,0 +1,146 @@
+"""Writes the .pth fixtures of @hpseg/core (checkpoint reader tests).
+
+Run from the repo root:  /usr/bin/python3 tools/golden/core_make_pth.py
+Outputs into packages/core/test/fixtures/:
+  state_dict.pth     OrderedDict: float32 tensors of rank 0..4, float16, bfloat16, int64, int32,
+                     uint8, bool, float64, and views sharing one storage (transpose, slice with offset)
+  hp_ckpt.pth        an HP-style checkpoint: {'epoch', 'iter', 'best', 'net_model_state_dict',
+                     'linear_model_state_dict', 'cluster_model_state_dict', 'optimizer': None}
+  expected.json      every tensor of both files: shape, dtype, values (as float/int lists), and
+                     the scalar entries of hp_ckpt.pth
+  legacy.pth         state_dict.pth saved with _use_new_zipfile_serialization=False (refused)
+  malicious.pth      a torch-style zip whose data.pkl calls os.system via GLOBAL + REDUCE (refused)
+  unknown_opcode.pth a torch-style zip whose data.pkl holds an INST opcode and a non-opcode byte variant
+  short_storage.pth  a tensor whose storage holds fewer elements than its shape needs (refused)
+  numpy_scalar.pth   a dict holding numpy float64/int64 scalars (read as data)
+"""
+import collections
+import io
+import json
+import os
+import pickle
+import zipfile
+
+import numpy as np
+import torch
+
+torch.set_num_threads(1)
+torch.manual_seed(0)
+OUT = os.path.join(os.path.dirname(__file__), '..', '..', 'packages', 'core', 'test', 'fixtures')
+os.makedirs(OUT, exist_ok=True)
+
+
+def describe(t):
+    t = t.detach()
+    dtype = str(t.dtype).replace('torch.', '')
+    if t.dtype in (torch.float16, torch.bfloat16):
+        values = t.float().reshape(-1).tolist()
+    elif t.dtype == torch.int64:
+        values = [str(v) for v in t.reshape(-1).tolist()]  # exact, beyond 2^53
+    elif t.dtype == torch.bool:
+        values = [int(v) for v in t.reshape(-1).tolist()]
+    else:
+        values = t.reshape(-1).tolist()
+    return {'shape': list(t.shape), 'dtype': dtype, 'values': values}
+
+
+# ---- state_dict.pth -------------------------------------------------------------------------
+base = torch.randn(4, 6)
+sd = collections.OrderedDict()
+sd['scalar'] = torch.tensor(3.5)
+sd['vec'] = torch.randn(5)
+sd['mat'] = base  # shares its storage with the two views below
+sd['mat_t'] = base.t()  # non-contiguous: stride (1, 6)
+sd['mat_slice'] = base[1:3, 2:5]  # storage offset 8, stride (6, 1)
+sd['conv.weight'] = torch.randn(3, 2, 2, 2)
+sd['block.0.attn.qkv.weight'] = torch.randn(6, 2)
+sd['half'] = torch.randn(2, 3).half()
+sd['bf16'] = torch.randn(3, 2).bfloat16()
+sd['long'] = torch.tensor([0, -1, 2**40, -(2**62), 2**53 + 1], dtype=torch.int64)
+sd['int32'] = torch.tensor([[1, -2], [3, 2**31 - 1]], dtype=torch.int32)
+sd['uint8'] = torch.tensor([0, 7, 255], dtype=torch.uint8)
+sd['bool'] = torch.tensor([True, False, True])
+sd['double'] = torch.tensor([1.0 / 3.0, -2.5e-300], dtype=torch.float64)
+sd['empty'] = torch.zeros(0, 3)
+sd['expanded'] = torch.arange(3.0).reshape(3, 1).expand(3, 4)  # stride (1, 0)
+sd['param'] = torch.nn.Parameter(torch.randn(2, 2))
+torch.save(sd, os.path.join(OUT, 'state_dict.pth'))
+torch.save(sd, os.path.join(OUT, 'legacy.pth'), _use_new_zipfile_serialization=False)
+
+# ---- hp_ckpt.pth (layout of hynnsk/HP utils/common_utils.py save_checkpoint) ----------------
+net = collections.OrderedDict()
+net['model.cls_token'] = torch.randn(1, 1, 4)
+net['model.blocks.0.norm1.weight'] = torch.ones(4)
+net['cluster1.0.weight'] = torch.randn(3, 4, 1, 1)
+net['cluster1.0.bias'] = torch.randn(3)
+net['ema_model1.0.weight'] = torch.randn(3, 4, 1, 1)
+lin = collections.OrderedDict([('weight', torch.randn(2, 3, 1, 1)), ('bias', torch.zeros(2))])
+clu = collections.OrderedDict([('clusters', torch.randn(2, 3))])
+ckpt = {
+    'epoch': 1,
+    'iter': 120,
+    'best': 61.25,
+    'net_model_state_dict': net,
+    'linear_model_state_dict': lin,
+    'cluster_model_state_dict': clu,
+    'optimizer': None,
+    'name': 'hp',
+}
+torch.save(ckpt, os.path.join(OUT, 'hp_ckpt.pth'))
+
+# ---- numpy scalars (training checkpoints sometimes hold metrics as numpy values) --------------
+torch.save({'acc': np.float64(0.75), 'step': np.int64(-3), 'flag': np.bool_(True), 'f32': np.float32(1.5)},
+           os.path.join(OUT, 'numpy_scalar.pth'))
+
+expected = {
+    'state_dict': {k: describe(v) for k, v in sd.items()},
+    'hp_ckpt': {
+        'net_model_state_dict': {k: describe(v) for k, v in net.items()},
+        'linear_model_state_dict': {k: describe(v) for k, v in lin.items()},
+        'cluster_model_state_dict': {k: describe(v) for k, v in clu.items()},
+        'epoch': 1, 'iter': 120, 'best': 61.25, 'name': 'hp',
+    },
+    'numpy_scalar': {'acc': 0.75, 'step': -3, 'flag': True, 'f32': 1.5},
+}
+with open(os.path.join(OUT, 'expected.json'), 'w') as f:
+    json.dump(expected, f, indent=1)
+    f.write('\n')
+
+
+# ---- hostile files: a torch-style zip around a hand-made data.pkl ----------------------------
+def torch_zip(path, data_pkl, storages=None):
+    with zipfile.ZipFile(path, 'w', compression=zipfile.ZIP_STORED) as z:
+        z.writestr('archive/data.pkl', data_pkl)
+        z.writestr('archive/version', '3\n')
+        for key, raw in (storages or {}).items():
+            z.writestr('archive/data/' + key, raw)
+
+
+class System:
+    """Pickles as os.system('echo pwned'): GLOBAL 'os system' + REDUCE (never run here)."""
+
+    def __reduce__(self):
+        return (os.system, ('echo pwned',))
+
+
+torch_zip(os.path.join(OUT, 'malicious.pth'), pickle.dumps({'weight': System()}, protocol=2))
+
+# INST ('i'): protocol-0 class instantiation, outside the supported subset
+torch_zip(os.path.join(OUT, 'unknown_opcode.pth'), b'\x80\x02(i__main__\nThing\n.')
+
+
+# storage with 4 float32 elements, tensor of shape (2, 3): made by rewriting a real save's pid numel
+class ShortPickler(pickle.Pickler):
+    def persistent_id(self, obj):
+        if isinstance(obj, torch.storage.TypedStorage):
+            return ('storage', torch.FloatStorage, '0', 'cpu', 4)
+        return None
+
+
+t = torch.arange(6.0).reshape(2, 3)
+buf = io.BytesIO()
+ShortPickler(buf, protocol=2).dump(collections.OrderedDict([('w', t)]))
+torch_zip(os.path.join(OUT, 'short_storage.pth'), buf.getvalue(),
+          {'0': np.arange(4, dtype='<f4').tobytes()})
+
+print('wrote', sorted(os.listdir(OUT)))
