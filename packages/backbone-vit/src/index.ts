@@ -1,2 +1,15 @@
-// Filled by its own issue; nothing is exported yet.
-export {};
+export type { InferVitConfigOptions, VitConfig } from './config.js';
+export { inferVitConfig, vitKeyShapes } from './config.js';
+export type { OnnxBackboneOptions } from './engine-onnx.js';
+export type { BackboneKeyFormat } from './keys.js';
+export { BACKBONE_KEY_FORMATS, detectBackboneKeyFormat, normalizeBackboneKeys } from './keys.js';
+export type { LoadBackboneOptions } from './load.js';
+export { loadBackbone, readBackboneFile } from './load.js';
+export { IMAGENET_MEAN, IMAGENET_STD, imagenetNormalize } from './normalize.js';
+export { buildVitOnnx } from './onnx-graph.js';
+export { bicubicResizeGrid, interpolatePosEmbed } from './pos-embed.js';
+export { randomVitWeights } from './random.js';
+export { checkBackboneStateDict } from './strict.js';
+export type { Backbone, BackboneEngine, BackboneOutput, ForwardOptions } from './types.js';
+export type { VitHostWeights } from './weights.js';
+export { toVitHostWeights } from './weights.js';

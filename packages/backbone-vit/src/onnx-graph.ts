@@ -1,0 +1,198 @@
+import protobuf from 'protobufjs';
+import { ATTR_FLOAT, ATTR_INT, ATTR_INTS, ONNX_FLOAT, ONNX_INT64, ONNX_PROTO_SUBSET } from './onnx-schema.js';
+import type { VitHostWeights } from './weights.js';
+
+/** Graph input / output names. */
+export const ONNX_IO = {
+  images: 'images', // [B, H, W, 3] float32 normalised
+  posEmbed: 'pos_embed', // [1, 1 + h*w, C] interpolated positional embedding
+  patchTokens: 'patch_tokens', // [B, h*w, C]
+  clsToken: 'cls_token_out', // [B, C]
+  attentionLogits: 'attention_logits', // [B, heads, T, T]
+} as const;
+
+export interface VitOnnxOptions {
+  /** Also expose the last block's pre-softmax attention logits as a graph output. */
+  attentionOutput: boolean;
+}
+
+type Attr = { name: string; type: number; i?: number; f?: number; ints?: number[] };
+interface Node {
+  op_type: string;
+  input: string[];
+  output: string[];
+  name: string;
+  attribute: Attr[];
+  domain?: string;
+}
+interface Initializer {
+  name: string;
+  dims: number[];
+  data_type: number;
+  raw_data?: Uint8Array;
+  int64_data?: number[];
+}
+
+let modelType: protobuf.Type | undefined;
+function onnxModelType(): protobuf.Type {
+  modelType ??= protobuf.parse(ONNX_PROTO_SUBSET, { keepCase: true }).root.lookupType('onnx.ModelProto');
+  return modelType;
+}
+
+const bytesOf = (a: Float32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+/**
+ * Builds the ONNX model (opset 17) of the DINO ViT with the given weights. Shapes are dynamic (batch and
+ * image size); the interpolated positional embedding is an input, so one session serves every resolution
+ * without duplicating the weights. Layout: input NHWC, Conv patch embedding in NCHW, tokens `[B, T, C]`,
+ * MatMul with pre-transposed `[in, out]` kernels, LayerNormalization, Erf GELU (fused by ORT), Softmax.
+ */
+export function buildVitOnnx(weights: VitHostWeights, options: VitOnnxOptions): Uint8Array {
+  const { config } = weights;
+  const C = config.embedDim;
+  const p = config.patchSize;
+  const heads = config.numHeads;
+  const hd = C / heads;
+  const hidden = C * config.mlpRatio;
+  const nodes: Node[] = [];
+  const inits: Initializer[] = [];
+  let counter = 0;
+
+  const init = (name: string, dims: number[], data: Float32Array): string => {
+    inits.push({ name, dims, data_type: ONNX_FLOAT, raw_data: bytesOf(data) });
+    return name;
+  };
+  const ints = (name: string, values: number[]): string => {
+    inits.push({ name, dims: [values.length], data_type: ONNX_INT64, int64_data: values });
+    return name;
+  };
+  const scalar = (name: string, value: number): string => {
+    inits.push({ name, dims: [], data_type: ONNX_FLOAT, raw_data: bytesOf(new Float32Array([value])) });
+    return name;
+  };
+  const node = (op: string, inputs: string[], attrs: Attr[] = [], nOut = 1, outName?: string): string[] => {
+    counter += 1;
+    const outputs =
+      nOut === 1 && outName ? [outName] : Array.from({ length: nOut }, (_, i) => `${op}_${counter}_${i}`);
+    nodes.push({ op_type: op, input: inputs, output: outputs, name: `${op}_${counter}`, attribute: attrs });
+    return outputs;
+  };
+  const one = (op: string, inputs: string[], attrs: Attr[] = [], outName?: string): string =>
+    node(op, inputs, attrs, 1, outName)[0]!;
+  const intsAttr = (name: string, v: number[]): Attr => ({ name, type: ATTR_INTS, ints: v });
+  const intAttr = (name: string, v: number): Attr => ({ name, type: ATTR_INT, i: v });
+  const floatAttr = (name: string, v: number): Attr => ({ name, type: ATTR_FLOAT, f: v });
+  const layerNorm = (x: string, w: Float32Array, b: Float32Array, prefix: string): string =>
+    one(
+      'LayerNormalization',
+      [x, init(`${prefix}.weight`, [C], w), init(`${prefix}.bias`, [C], b)],
+      [intAttr('axis', -1), floatAttr('epsilon', 1e-6)],
+    );
+  const linear = (x: string, k: Float32Array, b: Float32Array, nIn: number, nOut: number, prefix: string) =>
+    one('Add', [
+      one('MatMul', [x, init(`${prefix}.kernel`, [nIn, nOut], k)]),
+      init(`${prefix}.bias`, [nOut], b),
+    ]);
+
+  // Shared shape constants.
+  const shapeBCT = ints('shape_B_C_T', [0, C, -1]);
+  const shapeHeads = ints('shape_B_T_heads_hd', [0, 0, heads, hd]);
+  const shapeTokens = ints('shape_B_T_C', [0, 0, C]);
+  const splitQKV = ints('split_qkv', [C, C, C]);
+  const half = scalar('half', 0.5);
+  const oneF = scalar('one', 1);
+  const invSqrt2 = scalar('inv_sqrt2', Math.SQRT1_2);
+
+  // Patch embedding: NHWC → NCHW, Conv(k = stride = p) → [B, C, h, w] → [B, h*w, C].
+  const nchw = one('Transpose', [ONNX_IO.images], [intsAttr('perm', [0, 3, 1, 2])]);
+  const conv = one(
+    'Conv',
+    [
+      nchw,
+      init('patch_embed.proj.weight', [C, 3, p, p], weights.patchKernelOIHW),
+      init('patch_embed.proj.bias', [C], weights.patchBias),
+    ],
+    [intsAttr('kernel_shape', [p, p]), intsAttr('strides', [p, p])],
+  );
+  const tokens = one('Transpose', [one('Reshape', [conv, shapeBCT])], [intsAttr('perm', [0, 2, 1])]); // [B, hw, C]
+  // CLS token broadcast to [B, 1, C]: Expand to (B, 1, C) with B read from the input shape.
+  const batch = one('Slice', [one('Shape', [ONNX_IO.images]), ints('zero1', [0]), ints('one1', [1])]);
+  const clsShape = one('Concat', [batch, ints('one_C', [1, C])], [intAttr('axis', 0)]);
+  const cls = one('Expand', [init('cls_token', [1, 1, C], weights.clsToken), clsShape]);
+  let x = one('Add', [one('Concat', [cls, tokens], [intAttr('axis', 1)]), ONNX_IO.posEmbed]); // [B, T, C]
+
+  weights.blocks.forEach((b, l) => {
+    const pre = `blocks.${l}`;
+    const last = l === weights.blocks.length - 1;
+    const qkv = linear(
+      layerNorm(x, b.norm1Weight, b.norm1Bias, `${pre}.norm1`),
+      b.qkvKernel,
+      b.qkvBias,
+      C,
+      3 * C,
+      `${pre}.attn.qkv`,
+    ); // [B, T, 3C]
+    const [q_, k_, v_] = node('Split', [qkv, splitQKV], [intAttr('axis', 2)], 3) as [string, string, string];
+    const q = one('Transpose', [one('Reshape', [q_, shapeHeads])], [intsAttr('perm', [0, 2, 1, 3])]); // [B, heads, T, hd]
+    const kT = one('Transpose', [one('Reshape', [k_, shapeHeads])], [intsAttr('perm', [0, 2, 3, 1])]); // [B, heads, hd, T]
+    const v = one('Transpose', [one('Reshape', [v_, shapeHeads])], [intsAttr('perm', [0, 2, 1, 3])]); // [B, heads, T, hd]
+    const logits = one(
+      'MatMul',
+      [q, kT],
+      [],
+      last && options.attentionOutput ? ONNX_IO.attentionLogits : undefined,
+    ); // [B, heads, T, T], scale folded into q
+    const attn = one('MatMul', [one('Softmax', [logits], [intAttr('axis', -1)]), v]); // [B, heads, T, hd]
+    const merged = one('Reshape', [one('Transpose', [attn], [intsAttr('perm', [0, 2, 1, 3])]), shapeTokens]); // [B, T, C]
+    x = one('Add', [x, linear(merged, b.projKernel, b.projBias, C, C, `${pre}.attn.proj`)]);
+    const h1 = linear(
+      layerNorm(x, b.norm2Weight, b.norm2Bias, `${pre}.norm2`),
+      b.fc1Kernel,
+      b.fc1Bias,
+      C,
+      hidden,
+      `${pre}.mlp.fc1`,
+    );
+    // exact GELU: x * 0.5 * (1 + erf(x / sqrt 2)) (ORT fuses this pattern into its Gelu kernel)
+    const erf = one('Erf', [one('Mul', [h1, invSqrt2])]);
+    const g = one('Mul', [one('Mul', [h1, one('Add', [erf, oneF])]), half]);
+    x = one('Add', [x, linear(g, b.fc2Kernel, b.fc2Bias, hidden, C, `${pre}.mlp.fc2`)]);
+  });
+
+  const y = layerNorm(x, weights.normWeight, weights.normBias, 'norm'); // [B, T, C]
+  one('Gather', [y, ints('index0', [0])], [intAttr('axis', 1)], `${ONNX_IO.clsToken}_3d`); // [B, 1, C]
+  one('Reshape', [`${ONNX_IO.clsToken}_3d`, ints('shape_B_C', [0, C])], [], ONNX_IO.clsToken); // [B, C]
+  one(
+    'Slice',
+    [y, ints('one_start', [1]), ints('big_end', [2 ** 53 - 1]), ints('axis1', [1])],
+    [],
+    ONNX_IO.patchTokens,
+  ); // [B, hw, C]
+
+  const valueInfo = (name: string, dims: (number | string)[]) => ({
+    name,
+    type: {
+      tensor_type: {
+        elem_type: ONNX_FLOAT,
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dim_value: d } : { dim_param: d })) },
+      },
+    },
+  });
+  const outputs = [valueInfo(ONNX_IO.patchTokens, ['B', 'hw', C]), valueInfo(ONNX_IO.clsToken, ['B', C])];
+  if (options.attentionOutput) outputs.push(valueInfo(ONNX_IO.attentionLogits, ['B', heads, 'T', 'T']));
+  const model = {
+    ir_version: 8,
+    producer_name: '@hpseg/backbone-vit',
+    producer_version: '0.1.0',
+    opset_import: [{ domain: '', version: 17 }],
+    graph: {
+      name: 'dino_vit',
+      node: nodes,
+      initializer: inits,
+      input: [valueInfo(ONNX_IO.images, ['B', 'H', 'W', 3]), valueInfo(ONNX_IO.posEmbed, [1, 'T', C])],
+      output: outputs,
+    },
+  };
+  const type = onnxModelType();
+  return type.encode(type.fromObject(model)).finish();
+}
