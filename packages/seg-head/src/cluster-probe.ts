@@ -61,7 +61,7 @@ export class ClusterProbe {
     this.check('ClusterProbe.clusterLoss', code);
     return tf.tidy(() => {
       const cos = tf.reshape(this.forward(code), [-1, this.nClusters]); // [N, K]
-      const probs = tf.oneHot(tf.argMax(cos, 1), this.nClusters, 1, 0, 'float32'); // [N, K], constant
+      const probs = tf.cast(tf.oneHot(tf.argMax(cos, 1), this.nClusters), 'float32'); // [N, K], constant (int32 one-hot: the wasm OneHot ignores a float dtype)
       return tf.neg(tf.mean(tf.sum(tf.mul(probs, cos), 1))) as tf.Scalar;
     });
   }

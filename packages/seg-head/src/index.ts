@@ -13,4 +13,4 @@ export { computeGradients, disposeMap } from './params.js';
 export { ProjectionHead } from './projection-head.js';
 export type { SegHeadForwardOptions, SegHeadOptions, SegHeadParamName } from './seg-head.js';
 export { createSegHead, SEG_HEAD_PARAM_NAMES, SegHead, segHeadParamShapes } from './seg-head.js';
-export { upsampleBilinear } from './upsample.js';
+export { bilinearMatrix, upsampleBilinear } from './upsample.js';

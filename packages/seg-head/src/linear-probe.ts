@@ -95,7 +95,7 @@ export function linearProbeLoss(logits: tf.Tensor4D, labels: tf.Tensor3D): tf.Sc
     const validF = tf.cast(valid, 'float32');
     const safe = tf.where(valid, lab, tf.zerosLike(lab)); // ignored pixels point at class 0, weight 0
     const logp = tf.logSoftmax(flat, -1); // [B*H*W, K]
-    const picked = tf.sum(tf.mul(logp, tf.oneHot(safe, K, 1, 0, 'float32')), 1); // [B*H*W]
+    const picked = tf.sum(tf.mul(logp, tf.cast(tf.oneHot(safe, K), 'float32')), 1); // [B*H*W]
     const count = tf.sum(validF);
     return tf.div(tf.neg(tf.sum(tf.mul(picked, validF))), tf.maximum(count, 1)) as tf.Scalar;
   });
