@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { iterateBatches, stackImages, stackLabels, syntheticDataset, trainView } from '../src/index.js';
+import {
+  type Batch,
+  iterateBatches,
+  stackImages,
+  stackLabels,
+  syntheticDataset,
+  trainView,
+} from '../src/index.js';
 
 describe('syntheticDataset', () => {
   it('is deterministic per (seed, index) and differs across seeds', async () => {
@@ -113,17 +120,14 @@ describe('iterateBatches', () => {
 
   it('applies the transform and stacks batches', async () => {
     const ds = syntheticDataset({ length: 3, size: 40 });
-    const batches = [];
+    const batches: Batch[] = [];
     for await (const b of iterateBatches(ds, { batchSize: 2, transform: (it) => trainView(it, 16) }))
       batches.push(b);
     const imgs = stackImages(batches[0]!.items);
     expect(imgs.shape).toEqual([2, 16, 16, 3]);
     expect(stackLabels(batches[0]!.items).shape).toEqual([2, 16, 16]);
     expect(() =>
-      stackImages([
-        batches[0]!.items[0]!,
-        (batches[0]!.items[0]!, { ...batches[0]!.items[0]!, height: 8, width: 32 }),
-      ]),
+      stackImages([batches[0]!.items[0]!, { ...batches[0]!.items[0]!, height: 8, width: 32 }]),
     ).toThrow(expect.objectContaining({ code: 'E_SHAPE' }));
   });
 
