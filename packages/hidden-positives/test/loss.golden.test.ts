@@ -1,0 +1,122 @@
+import { selectBackend } from '@hpseg/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { consistencyLoss, hiddenPositiveLoss } from '../src/index.js';
+import { expectClose, fixture } from './helpers.js';
+
+interface LossCase {
+  name: string;
+  gridSize: number | [number, number];
+  lambda: number;
+  temperature: number;
+  shapes: Record<'z' | 'featBackbone' | 'codeMomentum' | 'poolAgnostic' | 'poolSpecific', [number, number]>;
+  z: number[];
+  zMix: number[];
+  featBackbone: number[];
+  codeMomentum: number[];
+  poolAgnostic: number[];
+  poolSpecific: number[];
+  negativeMask: number[] | null;
+  loss: number;
+  gradZ: number[];
+  gradZMix: number[];
+  validAnchorsPerImage: number[];
+  officialTorchLossIsNaN: boolean;
+}
+
+const golden = fixture<{
+  cases: LossCase[];
+  consistency: {
+    z: number[];
+    zAug: number[];
+    shape: [number, number];
+    loss: number;
+    gradZ: number[];
+    gradZAug: number[];
+  };
+}>('hp_loss.json');
+
+/** Named tolerances (issue 4): loss 1e-5 relative, gradients 1e-4. */
+const LOSS_RTOL = 1e-5;
+const GRAD_TOL = 1e-4;
+
+function inputsOf(c: LossCase) {
+  const t = (key: keyof LossCase['shapes'] | 'zMix', values: number[]) =>
+    tf.tensor2d(values, key === 'zMix' ? c.shapes.z : c.shapes[key]);
+  const n = c.shapes.z[0];
+  const p = n / c.validAnchorsPerImage.length;
+  return {
+    z: t('z', c.z),
+    zMix: t('zMix', c.zMix),
+    featBackbone: t('featBackbone', c.featBackbone),
+    codeMomentum: t('codeMomentum', c.codeMomentum),
+    poolAgnostic: t('poolAgnostic', c.poolAgnostic),
+    poolSpecific: t('poolSpecific', c.poolSpecific),
+    negativeMask: c.negativeMask === null ? undefined : tf.tensor2d(c.negativeMask, [p, n]),
+    lambda: c.lambda,
+    temperature: c.temperature,
+    gridSize: c.gridSize,
+  };
+}
+
+for (const backend of ['cpu', 'wasm'] as const) {
+  describe(`hiddenPositiveLoss equals the PyTorch reference (${backend})`, () => {
+    beforeAll(async () => {
+      await selectBackend(backend);
+    });
+    afterAll(() => {
+      tf.disposeVariables();
+    });
+
+    for (const c of golden.cases) {
+      it(`${c.name}: loss within ${LOSS_RTOL} relative, gradients within ${GRAD_TOL}`, () => {
+        const inputs = inputsOf(c);
+        try {
+          const before = tf.memory().numTensors;
+          const { value, grads } = tf.valueAndGrads((z: tf.Tensor, zMix: tf.Tensor) =>
+            hiddenPositiveLoss({ ...inputs, z: z as tf.Tensor2D, zMix: zMix as tf.Tensor2D }),
+          )([inputs.z, inputs.zMix]);
+          const loss = value.dataSync()[0]!;
+          expect(Math.abs(loss - c.loss)).toBeLessThanOrEqual(LOSS_RTOL * Math.abs(c.loss));
+          expectClose(grads[0]!.dataSync(), c.gradZ, GRAD_TOL, 'dL/dz');
+          expectClose(grads[1]!.dataSync(), c.gradZMix, GRAD_TOL, 'dL/dzMix');
+          // the gradient is not trivially zero
+          expect(Math.max(...grads[0]!.dataSync().map(Math.abs))).toBeGreaterThan(1e-3);
+          tf.dispose([value, ...grads]);
+          expect(tf.memory().numTensors).toBe(before);
+          // forward only (no tape): same value, no leak
+          const plain = hiddenPositiveLoss(inputs);
+          expect(Math.abs(plain.dataSync()[0]! - c.loss)).toBeLessThanOrEqual(LOSS_RTOL * Math.abs(c.loss));
+          plain.dispose();
+          expect(tf.memory().numTensors).toBe(before);
+        } finally {
+          tf.dispose(Object.values(inputs).filter((v) => v instanceof tf.Tensor));
+        }
+      });
+    }
+
+    it('all anchors dropped in one image: that image contributes 0 (PyTorch would give NaN)', () => {
+      const c = golden.cases.find((x) => x.name === 'all anchors dropped in one image')!;
+      expect(c.validAnchorsPerImage).toEqual([9, 0]);
+      expect(c.officialTorchLossIsNaN).toBe(true);
+      const inputs = inputsOf(c);
+      const loss = hiddenPositiveLoss(inputs);
+      expect(Number.isFinite(loss.dataSync()[0])).toBe(true);
+      tf.dispose([loss, ...Object.values(inputs).filter((v) => v instanceof tf.Tensor)]);
+    });
+
+    it('consistencyLoss equals nn.PairwiseDistance(p=2, eps=1e-6).mean() and its gradients', () => {
+      const g = golden.consistency;
+      const z = tf.tensor2d(g.z, g.shape);
+      const zAug = tf.tensor2d(g.zAug, g.shape);
+      const { value, grads } = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => consistencyLoss(a, b))([
+        z,
+        zAug,
+      ]);
+      expect(Math.abs(value.dataSync()[0]! - g.loss)).toBeLessThanOrEqual(1e-5 * g.loss);
+      expectClose(grads[0]!.dataSync(), g.gradZ, 1e-4, 'dz');
+      expectClose(grads[1]!.dataSync(), g.gradZAug, 1e-4, 'dzAug');
+      tf.dispose([z, zAug, value, ...grads]);
+    });
+  });
+}
