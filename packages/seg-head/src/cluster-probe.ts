@@ -1,6 +1,7 @@
 import { assertInt, assertNumber, HpError } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { l2Normalize } from './normalize.js';
+import { copyToVariable } from './params.js';
 
 /**
  * Cluster probe (official `ClusterLookup(d, K)`): K learnable centroids `clusters [K, D]`,
@@ -38,7 +39,7 @@ export class ClusterProbe {
         `ClusterProbe.fromWeights: clusters has the wrong shape: expected [K, D], got [${c.shape.join(', ')}]`,
       );
     }
-    return tf.tidy(() => new ClusterProbe(tf.variable(tf.cast(c, 'float32'))));
+    return new ClusterProbe(copyToVariable(c));
   }
 
   /** Cosine similarity of each code vector to each centroid: `[..., D]` → `[..., K]`. */

@@ -2,6 +2,7 @@ import { assertInt, assertShape, HpError } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { subSeed, torchDefaultUniform } from './init.js';
 import { dense } from './linear.js';
+import { copyToVariable } from './params.js';
 import { upsampleBilinear } from './upsample.js';
 
 /**
@@ -41,9 +42,7 @@ export class LinearProbe {
         `LinearProbe.fromWeights: weights do not match: expected weight [D, K] and bias [K], got weight [${weight.shape.join(', ')}] and bias [${bias.shape.join(', ')}]`,
       );
     }
-    return tf.tidy(
-      () => new LinearProbe(tf.variable(tf.cast(weight, 'float32')), tf.variable(tf.cast(bias, 'float32'))),
-    );
+    return new LinearProbe(copyToVariable(weight), copyToVariable(bias));
   }
 
   /** Logits: `code [..., D]` → `[..., K]`. */

@@ -7,9 +7,7 @@ import { SEG_HEAD_PARAM_NAMES, SegHead } from './seg-head.js';
  * (official `ema_model1/2`, initialised by `copy_`, `requires_grad = False`).
  */
 export function createMomentumHead(online: SegHead): SegHead {
-  return tf.tidy(() =>
-    SegHead.fromWeights(online.params, { trainable: false, dropoutRate: online.dropoutRate }),
-  );
+  return SegHead.fromWeights(online.params, { trainable: false, dropoutRate: online.dropoutRate });
 }
 
 /**

@@ -52,3 +52,8 @@ export function computeGradients(
 export function disposeMap(map: Readonly<Record<string, tf.Tensor>>): void {
   for (const t of Object.values(map)) t.dispose();
 }
+
+/** A new float32 variable holding a copy of `t` (no tensor left behind). */
+export function copyToVariable(t: tf.Tensor, trainable = true): tf.Variable {
+  return tf.tidy(() => tf.variable(tf.cast(t, 'float32'), trainable));
+}

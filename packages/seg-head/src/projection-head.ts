@@ -2,6 +2,7 @@ import { assertInt, HpError } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { subSeed, torchDefaultUniform } from './init.js';
 import { dense } from './linear.js';
+import { copyToVariable } from './params.js';
 
 /**
  * Projection head Z (`run.py: project_head = nn.Linear(d, d)`): applied per patch vector before
@@ -39,7 +40,7 @@ export class ProjectionHead {
         `ProjectionHead.fromWeights: weights do not match: expected weight [D, D] and bias [D], got weight [${weight.shape.join(', ')}] and bias [${bias.shape.join(', ')}]`,
       );
     }
-    return tf.tidy(() => new ProjectionHead(tf.variable(tf.clone(weight)), tf.variable(tf.clone(bias))));
+    return new ProjectionHead(copyToVariable(weight), copyToVariable(bias));
   }
 
   /** `x [..., D]` → `[..., D]`. */

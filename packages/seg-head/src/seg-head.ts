@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type DropoutDraw, dropout2d } from './dropout2d.js';
 import { subSeed, torchDefaultUniform } from './init.js';
 import { dense } from './linear.js';
-import type { ParamMap } from './params.js';
+import { copyToVariable, type ParamMap } from './params.js';
 
 /** Parameter names of the head, as in the official `DinoFeaturizer` (`cluster2.1` is the ReLU). */
 export const SEG_HEAD_PARAM_NAMES = [
@@ -129,7 +129,7 @@ export class SegHead {
     const rate = assertNumber(fn, 'dropoutRate', options.dropoutRate ?? 0.1, 0, 0.999999);
     const params = {} as Record<SegHeadParamName, tf.Variable>;
     for (const name of SEG_HEAD_PARAM_NAMES) {
-      params[name] = tf.tidy(() => tf.variable(tf.cast(weights[name]!, 'float32'), trainable));
+      params[name] = copyToVariable(weights[name]!, trainable);
     }
     return new SegHead(params, c, d, rate, trainable);
   }

@@ -9,7 +9,7 @@ import {
   type GradMap,
   type Optimizer,
 } from '../src/index.js';
-import { expectClose, expectHpError, expectNoLeak, fixture, T } from './helpers.js';
+import { expectClose, expectHpError, expectNoLeak, type Fx, fixture, T } from './helpers.js';
 
 const fx = fixture('optim.json');
 
@@ -40,10 +40,10 @@ describe.each(['cpu', 'wasm'] as const)('optimisers vs torch.optim (%s)', (backe
         (
           s: {
             totalNorm: number | null;
-            clippedGrads: Record<string, never>;
-            params: Record<string, never>;
-            expAvg: Record<string, never>;
-            expAvgSq: Record<string, never>;
+            clippedGrads: Record<string, Fx>;
+            params: Record<string, Fx>;
+            expAvg: Record<string, Fx>;
+            expAvgSq: Record<string, Fx>;
           },
           i: number,
         ) => {
@@ -55,16 +55,21 @@ describe.each(['cpu', 'wasm'] as const)('optimisers vs torch.optim (%s)', (backe
             clipped.totalNorm.dispose();
             grads = clipped.grads;
           }
-          for (const k of ['a', 'b']) expectClose(grads[k]!, s.clippedGrads[k], 1e-6, 1e-9);
+          for (const k of ['a', 'b']) expectClose(grads[k]!, s.clippedGrads[k]!, 1e-6, 1e-9);
           opt.step(grads);
           disposeMap(grads);
           const state = opt.getState();
           for (const k of ['a', 'b']) {
-            expectClose(params[k]!, s.params[k], 1e-6, 1e-9);
-            expectClose(Array.from(state.get(`${k}.exp_avg`)!.data as Float32Array), s.expAvg[k], 1e-6, 1e-9);
+            expectClose(params[k]!, s.params[k]!, 1e-6, 1e-9);
+            expectClose(
+              Array.from(state.get(`${k}.exp_avg`)!.data as Float32Array),
+              s.expAvg[k]!,
+              1e-6,
+              1e-9,
+            );
             expectClose(
               Array.from(state.get(`${k}.exp_avg_sq`)!.data as Float32Array),
-              s.expAvgSq[k],
+              s.expAvgSq[k]!,
               1e-6,
               1e-12,
             );
