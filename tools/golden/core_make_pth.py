@@ -13,6 +13,8 @@ Outputs into packages/core/test/fixtures/:
   unknown_opcode.pth a torch-style zip whose data.pkl holds an INST opcode and a non-opcode byte variant
   short_storage.pth  a tensor whose storage holds fewer elements than its shape needs (refused)
   numpy_scalar.pth   a dict holding numpy float64/int64 scalars (read as data)
+  half.json          float32 inputs (ties, subnormals, overflow, NaN/Inf) and their float16 bits
+                     (numpy astype, round to nearest even) and bfloat16 bits (torch .bfloat16())
 """
 import collections
 import io
@@ -142,5 +144,20 @@ buf = io.BytesIO()
 ShortPickler(buf, protocol=2).dump(collections.OrderedDict([('w', t)]))
 torch_zip(os.path.join(OUT, 'short_storage.pth'), buf.getvalue(),
           {'0': np.arange(4, dtype='<f4').tobytes()})
+
+# ---- half-precision conversion vectors ----------------------------------------------------
+special = [0.0, -0.0, 1.0, -2.5, 65504.0, 65520.0, 65519.996, 1e6, -1e6, 6.1035156e-05, 6.0975552e-05,
+           5.9604645e-08, 2.9802322e-08, 2.9802326e-08, 1e-10, 1.0009765625, 1.00048828125, 1.00146484375,
+           0.1, 3.14159265, 1.0 + 2**-8, 1.0 + 3 * 2**-9, 1.0 + 2**-9 + 2**-20]
+rng = np.random.default_rng(0)
+values = np.concatenate([np.array(special, dtype=np.float32),
+                         (rng.standard_normal(200) * np.exp(rng.uniform(-20, 12, 200))).astype(np.float32),
+                         np.array([np.inf, -np.inf], dtype=np.float32)])
+f16_bits = values.astype(np.float16).view(np.uint16)
+bf16_bits = torch.from_numpy(values).bfloat16().view(torch.int16).numpy().view(np.uint16)
+with open(os.path.join(OUT, 'half.json'), 'w') as f:
+    json.dump({'float32': [float(v) if np.isfinite(v) else str(v) for v in values],
+               'float16_bits': f16_bits.tolist(), 'bfloat16_bits': bf16_bits.tolist()}, f)
+    f.write('\n')
 
 print('wrote', sorted(os.listdir(OUT)))

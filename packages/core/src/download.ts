@@ -68,9 +68,10 @@ function openResponse(
   headers: Record<string, string>,
   options: DownloadOptions,
   redirects = 0,
-): Promise<{ res: IncomingMessage; url: URL }> {
+): Promise<{ res: IncomingMessage; url: URL; timedOut: () => boolean }> {
   return new Promise((resolve, reject) => {
     const client = url.protocol === 'https:' ? https : http;
+    let timedOut = false;
     const req = client.get(url, { headers, signal: options.signal }, (res) => {
       const status = res.statusCode ?? 0;
       const location = res.headers.location;
@@ -88,9 +89,10 @@ function openResponse(
         openResponse(new URL(location, url), headers, options, redirects + 1).then(resolve, reject);
         return;
       }
-      resolve({ res, url });
+      resolve({ res, url, timedOut: () => timedOut });
     });
     req.setTimeout(options.timeoutMs ?? 30_000, () => {
+      timedOut = true;
       req.destroy(new RetryableError(`no data for ${options.timeoutMs ?? 30_000} ms`));
     });
     req.on('error', reject);
@@ -128,7 +130,7 @@ async function attempt(
     return { complete: true, resumed: true };
   const headers: Record<string, string> = { 'user-agent': 'hpseg' };
   if (start > 0) headers.range = `bytes=${start}-`;
-  const { res, url } = await openResponse(new URL(options.url), headers, options);
+  const { res, url, timedOut } = await openResponse(new URL(options.url), headers, options);
   const status = res.statusCode ?? 0;
   const contentLength =
     res.headers['content-length'] === undefined ? undefined : Number(res.headers['content-length']);
@@ -177,9 +179,8 @@ async function attempt(
     await handle.sync();
   } catch (error) {
     if (options.signal?.aborted) throw error;
-    throw new RetryableError(
-      `connection dropped after ${offset + received} bytes (${(error as Error).message})`,
-    );
+    const why = timedOut() ? `no data for ${options.timeoutMs ?? 30_000} ms` : (error as Error).message;
+    throw new RetryableError(`connection dropped after ${offset + received} bytes (${why})`);
   } finally {
     await handle.close();
   }
