@@ -8,4 +8,23 @@ export type { EvalReportJson, ReportOptions, ReportProtocol } from './report.js'
 export { formatReport, toReportJson } from './report.js';
 
 // --- crf ---
+export type {
+  BilateralKernelParams,
+  CrfParams,
+  CrfParamsInput,
+  CrfPool,
+  CrfPoolOptions,
+  DenseCrfBatchOptions,
+  DenseCrfInput,
+  DenseCrfResult,
+  GaussianKernelParams,
+} from './crf/index.js';
+export {
+  createCrfPool,
+  DEFAULT_CRF_PARAMS,
+  DENSE_CRF_EXACT_MAX_PIXELS,
+  denseCrf,
+  denseCrfBatch,
+  denseCrfExact,
+} from './crf/index.js';
 // --- end crf ---

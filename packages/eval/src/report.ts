@@ -100,7 +100,10 @@ export function formatReport(result: SegmentationMetrics, options: ReportOptions
 
   const clusters = clustersPerClass(result);
   const idxW = Math.max(1, String(k - 1).length);
-  const nameW = Math.max(5, ...names.map((n) => n.length));
+  // the official pseudo-class row (Hungarian + extra clusters + official rule); n/a when it is empty
+  const showUnmatched =
+    result.matching === 'hungarian' && result.extraClusterRule === 'official' && result.numClusters > k;
+  const nameW = Math.max(5, ...names.map((n) => n.length), showUnmatched ? 11 : 0);
   const clW = Math.max(8, ...clusters.map((c) => c.length));
   lines.push(
     `${'#'.padStart(idxW)}  ${'class'.padEnd(nameW)}  ${'IoU %'.padStart(7)}  ${'clusters'.padStart(clW)}`,
@@ -110,7 +113,7 @@ export function formatReport(result: SegmentationMetrics, options: ReportOptions
       `${String(j).padStart(idxW)}  ${names[j]!.padEnd(nameW)}  ${pct(result.perClassIoU[j]!).padStart(7)}  ${clusters[j]!.padStart(clW)}`,
     );
   }
-  if (!Number.isNaN(result.officialExtraRowIoU)) {
+  if (showUnmatched) {
     lines.push(
       `${''.padStart(idxW)}  ${'(unmatched)'.padEnd(nameW)}  ${pct(result.officialExtraRowIoU).padStart(7)}`,
     );
