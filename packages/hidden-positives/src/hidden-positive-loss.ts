@@ -173,14 +173,26 @@ function disposePrepared(pr: Prepared): void {
 }
 
 /**
+ * Runs `fn` in its own scope and disposes `inputs` afterwards: one step of a chain of `[P, N]`
+ * operations, so that only the matrices still needed stay alive (a single `tf.tidy` around a whole
+ * block would keep every intermediate until the block ends).
+ */
+function step<T extends tf.Tensor>(fn: () => T, ...inputs: (tf.Tensor | null)[]): T {
+  const out = tf.tidy(fn);
+  for (const t of inputs) t?.dispose();
+  return out;
+}
+
+/**
  * Symmetric positive mask of one block: `x_i·x_j > c_i OR x_i·x_j > c_j` ⇔ `x_i·x_j > min(c_i, c_j)`
  * (strict, as the official `Rpoint < cossim`). Self not yet excluded. `[P, N]` bool.
  */
 function positives(x: tf.Tensor2D, xT: tf.Tensor2D, c: tf.Tensor2D, b: number, p: number): tf.Tensor2D {
-  const xb = tf.slice(x, [b * p, 0], [p, -1]); // [P, C]
-  const sim = tf.matMul(xb, xT); // [P, N]
-  const cRow = tf.reshape(tf.slice(c, [0, b * p], [1, p]), [p, 1]); // [P, 1]
-  return tf.greater(sim, tf.minimum(cRow, c)) as tf.Tensor2D;
+  const sim = step(() => tf.matMul(tf.slice(x, [b * p, 0], [p, -1]), xT)); // [P, N]
+  return step(() => {
+    const cRow = tf.reshape(tf.slice(c, [0, b * p], [1, p]), [p, 1]); // [P, 1]
+    return tf.greater(sim, tf.minimum(cRow, c)) as tf.Tensor2D;
+  }, sim);
 }
 
 /** Per-block constants shared by the GHP and LHP terms. */
@@ -195,44 +207,43 @@ interface BlockMasks {
 
 /** Masks of image block b, or null when no anchor of the image has a task-agnostic positive. */
 function blockMasks(pr: Prepared, b: number): BlockMasks | null {
-  const parts = tf.tidy(() => {
-    const notSelf = tf.notEqual(pr.cols, tf.add(pr.rows, b * pr.p)); // [P, N]
-    const agRaw = positives(pr.f, pr.fT, pr.cAg, b, pr.p);
-    const mAg = tf.cast(tf.logicalAnd(agRaw, notSelf), 'float32'); // [P, N]
-    const contrast = tf.cast(
-      pr.keep === null ? notSelf : tf.logicalAnd(tf.logicalOr(agRaw, pr.keep), notSelf),
-      'float32',
-    ); // A = not-self AND (M_ag OR R)
-    let weight: tf.Tensor = mAg;
-    if (pr.s !== null && pr.sT !== null && pr.cSp !== null) {
-      const mSp = tf.cast(tf.logicalAnd(positives(pr.s, pr.sT, pr.cSp, b, pr.p), notSelf), 'float32');
-      weight = tf.add(mAg, tf.mul(mSp, pr.lambda)); // W = M_ag + λ M_sp
-    }
-    const valid = tf.cast(tf.greater(tf.sum(mAg, 1, true), 0), 'float32'); // [P, 1]
-    const count = tf.sum(weight, 1, true); // n_i, [P, 1]
-    const numValid = tf.sum(valid);
-    return { weight, contrast, valid, count, numValid };
-  });
-  const numValid = parts.numValid.dataSync()[0]!;
+  const notSelf = step(() => tf.notEqual(pr.cols, tf.add(pr.rows, b * pr.p)) as tf.Tensor2D); // [P, N] bool
+  const agRaw = positives(pr.f, pr.fT, pr.cAg, b, pr.p);
+  const contrast = step(
+    () =>
+      tf.cast(
+        pr.keep === null ? notSelf : tf.logicalAnd(tf.logicalOr(agRaw, pr.keep), notSelf),
+        'float32',
+      ) as tf.Tensor2D,
+  ); // A = not-self AND (M_ag OR R)
+  const mAg = step(() => tf.cast(tf.logicalAnd(agRaw, notSelf), 'float32') as tf.Tensor2D, agRaw); // [P, N]
+  const valid = step(() => tf.cast(tf.greater(tf.sum(mAg, 1, true), 0), 'float32') as tf.Tensor2D); // [P, 1]
+  let weight = mAg;
+  if (pr.s !== null && pr.sT !== null && pr.cSp !== null) {
+    const spRaw = positives(pr.s, pr.sT, pr.cSp, b, pr.p);
+    const mSp = step(() => tf.cast(tf.logicalAnd(spRaw, notSelf), 'float32') as tf.Tensor2D, spRaw);
+    weight = step(() => tf.add(mAg, tf.mul(mSp, pr.lambda)) as tf.Tensor2D, mAg, mSp); // W = M_ag + λ M_sp
+  }
+  notSelf.dispose();
+  const count = step(() => tf.sum(weight, 1, true) as tf.Tensor2D); // n_i, [P, 1]
+  const validSum = tf.sum(valid);
+  const numValid = validSum.dataSync()[0]!;
+  validSum.dispose();
   if (numValid === 0) {
-    for (const t of Object.values(parts)) t.dispose();
+    tf.dispose([contrast, valid, weight, count]);
     return null;
   }
-  try {
-    return tidyObject((): BlockMasks => {
-      const { weight, contrast, valid, count } = parts;
-      const meanCount = tf.div(tf.sum(tf.mul(count, valid)), numValid); // mean_{k∈V} n_k
-      const reweight = tf.div(count, meanCount); // w_i = n_i / mean n
-      const coef = tf.mul(tf.mul(reweight, valid), -pr.scale / numValid) as tf.Tensor2D; // [P, 1]
-      const safeCount = tf.maximum(count, 1e-30); // n_i = 0 only on invalid rows (coef 0)
-      return { wNorm: tf.div(weight, safeCount) as tf.Tensor2D, contrast: contrast as tf.Tensor2D, coef };
-    });
-  } finally {
-    for (const t of Object.values(parts)) if (t !== parts.contrast) t.dispose();
-  }
+  const coef = step(() => {
+    const meanCount = tf.div(tf.sum(tf.mul(count, valid)), numValid); // mean_{k∈V} n_k
+    const reweight = tf.div(count, meanCount); // w_i = n_i / mean n ("pnm")
+    return tf.mul(tf.mul(reweight, valid), -pr.scale / numValid) as tf.Tensor2D; // [P, 1]
+  }, valid);
+  // n_i = 0 only on rows without any positive, whose coef is 0.
+  const wNorm = step(() => tf.div(weight, tf.maximum(count, 1e-30)) as tf.Tensor2D, weight, count);
+  return { wNorm, contrast, coef };
 }
 
-/** logsumexp of one block's logits with its custom gradient: value and dL/dlogits. */
+/** One contrastive term of one block: its loss and, when requested, its gradient pieces. */
 interface TermResult {
   readonly loss: tf.Scalar;
   /** Gradient w.r.t. the anchor rows x_b, `[P, D]`; null when gradients are not requested. */
@@ -245,6 +256,7 @@ interface TermResult {
  * One contrastive term (GHP on z or LHP on z̃) of block b, with its exact gradient:
  * loss = Σ_i coef_i · Σ_j Wn_ij (ℓ_ij − lse_i) with ℓ = x_b xᵀ / τ, lse_i = log Σ_k A_ik e^{ℓ_ik}
  * (the detached row max cancels), and dloss/dℓ = coef_i (Wn_ij − A_ij e^{ℓ_ij} / Σ_k A_ik e^{ℓ_ik}).
+ * All matmuls are 2-D and untransposed (XNNPACK on wasm).
  */
 function contrastTerm(
   x: tf.Tensor2D,
@@ -254,22 +266,29 @@ function contrastTerm(
   b: number,
   withGrad: boolean,
 ): TermResult {
-  return tidyObject((): TermResult => {
-    const invTau = 1 / pr.tau;
-    const xb = tf.slice(x, [b * pr.p, 0], [pr.p, -1]); // [P, D]
-    const logits = tf.matMul(tf.mul(xb, invTau), xT); // [P, N]
-    const shifted = tf.sub(logits, tf.max(logits, 1, true)); // ℓ − max ℓ (numerical only)
-    const expA = tf.mul(tf.exp(shifted), masks.contrast); // A ⊙ e^ℓ
-    const denom = tf.sum(expA, 1, true); // [P, 1]
-    const meanLogProb = tf.sub(tf.sum(tf.mul(masks.wNorm, shifted), 1, true), tf.log(denom)); // mlp_i
-    const loss = tf.sum(tf.mul(masks.coef, meanLogProb)) as tf.Scalar;
-    if (!withGrad) return { loss, dRows: null, dColsT: null };
-    const g = tf.mul(tf.sub(masks.wNorm, tf.div(expA, denom)), tf.mul(masks.coef, invTau)); // dℓ/τ, [P, N]
-    const dRows = tf.matMul(g, x) as tf.Tensor2D; // [P, D]
-    const xbT = tf.slice(xT, [0, b * pr.p], [-1, pr.p]); // [D, P]
-    const dColsT = tf.matMul(xbT, g) as tf.Tensor2D; // [D, N]
-    return { loss, dRows, dColsT };
+  const invTau = 1 / pr.tau;
+  const shifted = step(() => {
+    const logits = tf.matMul(tf.mul(tf.slice(x, [b * pr.p, 0], [pr.p, -1]), invTau), xT); // [P, N]
+    return tf.sub(logits, tf.max(logits, 1, true)) as tf.Tensor2D; // ℓ − max ℓ (numerical only)
   });
+  const expA = step(() => tf.mul(tf.exp(shifted), masks.contrast) as tf.Tensor2D); // A ⊙ e^ℓ
+  const denom = step(() => tf.sum(expA, 1, true) as tf.Tensor2D); // [P, 1]
+  const loss = step(() => {
+    const meanLogProb = tf.sub(tf.sum(tf.mul(masks.wNorm, shifted), 1, true), tf.log(denom)); // mlp_i
+    return tf.sum(tf.mul(masks.coef, meanLogProb)) as tf.Scalar;
+  }, shifted);
+  if (!withGrad) {
+    tf.dispose([expA, denom]);
+    return { loss, dRows: null, dColsT: null };
+  }
+  const g = step(
+    () => tf.mul(tf.sub(masks.wNorm, tf.div(expA, denom)), tf.mul(masks.coef, invTau)) as tf.Tensor2D,
+    expA,
+    denom,
+  ); // dloss/dℓ / τ, [P, N]
+  const dRows = step(() => tf.matMul(g, x) as tf.Tensor2D); // [P, D]
+  const dColsT = step(() => tf.matMul(tf.slice(xT, [0, b * pr.p], [-1, pr.p]), g) as tf.Tensor2D, g); // [D, N]
+  return { loss, dRows, dColsT };
 }
 
 /** True when a gradient tape is recording (inside `tf.grads`, `variableGrads`, `minimize`). */

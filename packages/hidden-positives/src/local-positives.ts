@@ -1,5 +1,7 @@
 import { assertNumber, describeValue, HpError } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
+// mixLocalPositives is differentiated by TF.js autodiff; tfjs-core alone registers no gradients.
+import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { type GridSize, parseGrid } from './grid.js';
 
 /**

@@ -1,0 +1,148 @@
+import { selectBackend } from '@hpseg/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { LOCAL_WINDOW_OFFSETS, localPositiveWeights, mixLocalPositives } from '../src/index.js';
+import { catchError, expectClose, expectNoLeak, fixture } from './helpers.js';
+
+interface LocalCase {
+  gridSize: number;
+  sigma: number;
+  attentionShape: [number, number, number, number];
+  attention: number[];
+  weights: number[];
+  weightsShape: [number, number, number];
+  codeNHWC: number[];
+  codeShape: [number, number, number, number];
+  mixedNHWC: number[];
+  keptPerImage: number[];
+}
+
+const golden = fixture<{ cases: LocalCase[] }>('hp_local.json');
+/** Named tolerance (issue 4): weights and mixed outputs 1e-5. */
+const TOL = 1e-5;
+
+for (const backend of ['cpu', 'wasm'] as const) {
+  describe(`localPositiveWeights / mixLocalPositives equal the PyTorch reference (${backend})`, () => {
+    beforeAll(async () => {
+      await selectBackend(backend);
+    });
+
+    for (const c of golden.cases) {
+      it(`grid ${c.gridSize}, σ = ${c.sigma}: weights and mixed outputs within ${TOL} (corners and edges included)`, () => {
+        const attn = tf.tensor4d(c.attention, c.attentionShape);
+        const code = tf.tensor4d(c.codeNHWC, c.codeShape);
+        const before = tf.memory().numTensors;
+        const weights = localPositiveWeights(attn, { gridSize: c.gridSize, sigma: c.sigma });
+        expect(tf.memory().numTensors).toBe(before + 1);
+        expect(weights.shape).toEqual(c.weightsShape);
+        const w = weights.dataSync();
+        expectClose(w, c.weights, TOL, 'weights');
+        const kept = Array.from(
+          { length: c.weightsShape[0] },
+          (_, b) =>
+            Array.from(w.slice(b * c.weightsShape[1] * 9, (b + 1) * c.weightsShape[1] * 9)).filter(
+              (v) => v > 0,
+            ).length,
+        );
+        expect(kept).toEqual(c.keptPerImage);
+        const mixed = mixLocalPositives(code, weights);
+        expect(mixed.shape).toEqual(c.codeShape);
+        expectClose(mixed.dataSync(), c.mixedNHWC, TOL, 'mixed');
+        // token-major input gives the same result
+        const d = c.codeShape[3];
+        const mixed2 = mixLocalPositives(tf.reshape(code, [-1, d]), weights, { gridSize: c.gridSize });
+        expectClose(mixed2.dataSync(), c.mixedNHWC, TOL, 'mixed token-major');
+        tf.dispose([attn, code, weights, mixed, mixed2]);
+      });
+    }
+  });
+}
+
+describe('local positives: structure', () => {
+  beforeAll(async () => {
+    await selectBackend('cpu');
+  });
+
+  it('window order is row-major (−1,−1)…(1,1); outside-image entries are 0 at corners and edges', () => {
+    expect(LOCAL_WINDOW_OFFSETS[0]).toEqual([-1, -1]);
+    expect(LOCAL_WINDOW_OFFSETS[4]).toEqual([0, 0]);
+    expect(LOCAL_WINDOW_OFFSETS[8]).toEqual([1, 1]);
+    // Uniform logits: after the clamp every softmax entry is 1/P = the mean, so all are kept:
+    // weight = σ/P / n_i inside the image, 0 outside.
+    const g = 4;
+    const p = g * g;
+    const attn = tf.zeros([1, 2, p + 1, p + 1]);
+    const w = localPositiveWeights(attn, { gridSize: g });
+    const v = w.arraySync()[0]!;
+    const s = 28 / p;
+    expect(v[0]!.map((x) => x > 0)).toEqual([false, false, false, false, true, true, false, true, true]); // corner
+    expect(v[0]![4]).toBeCloseTo(s / 4, 6);
+    expect(v[1]![4]).toBeCloseTo(s / 6, 6); // top edge
+    expect(v[5]!.every((x) => Math.abs(x - s / 9) < 1e-6)).toBe(true); // interior
+    expect(v[15]!.map((x) => x > 0)).toEqual([true, true, false, true, true, false, false, false, false]);
+    tf.dispose([attn, w]);
+  });
+
+  it('mixing is differentiable w.r.t. code and sends gradient to the neighbours only', () => {
+    const g = 3;
+    const weights = tf.tensor3d(
+      Array.from({ length: g * g }, (_, i) =>
+        i === 4 ? [1, 2, 3, 4, 5, 6, 7, 8, 9] : Array(9).fill(0),
+      ).flat(),
+      [1, 9, 9],
+    );
+    const code = tf.randomNormal([1, g, g, 2], 0, 1, 'float32', 1);
+    // Loss = sum of the mixed centre token: d/dcode[j] = weight of j in the centre's window.
+    const grad = tf.grad((c: tf.Tensor) =>
+      tf.sum(tf.slice(mixLocalPositives(c, weights), [0, 1, 1, 0], [1, 1, 1, 2])),
+    )(code);
+    expect(Array.from(tf.slice(grad, [0, 0, 0, 0], [1, 3, 3, 1]).dataSync())).toEqual([
+      1, 2, 3, 4, 5, 6, 7, 8, 9,
+    ]);
+    tf.dispose([weights, code, grad]);
+  });
+
+  it('leaks no tensors over a batch of 16 images (grid 12)', () => {
+    const g = 12;
+    const p = g * g;
+    const b = 16;
+    const attn = tf.randomNormal([b, 1, p + 1, p + 1], 0, 1, 'float32', 3);
+    const w = expectNoLeak(
+      () => localPositiveWeights(attn, { gridSize: g }),
+      (out) => [out],
+    );
+    expect(w.shape).toEqual([b, p, 9]);
+    attn.dispose();
+  });
+
+  it('leaks no tensors (mix)', () => {
+    const code = tf.ones([2, 3, 3, 4]);
+    const weights = tf.ones([2, 9, 9]);
+    expectNoLeak(
+      () => mixLocalPositives(code, weights),
+      (out) => [out],
+    );
+    tf.dispose([code, weights]);
+  });
+
+  it('rejects wrong shapes with E_SHAPE and bad options with E_ARG', () => {
+    const attn = tf.zeros([1, 2, 10, 10]);
+    let e = catchError(() => localPositiveWeights(attn, { gridSize: 4 }));
+    expect(e.code).toBe('E_SHAPE');
+    expect(e.message).toContain(
+      'localPositiveWeights: attentionLogits has the wrong shape: expected [B, heads, 17, 17]',
+    );
+    e = catchError(() => localPositiveWeights(attn, { gridSize: 0 }));
+    expect(e.code).toBe('E_ARG');
+    e = catchError(() => localPositiveWeights(attn, { gridSize: 3, sigma: -1 }));
+    expect(e.code).toBe('E_ARG');
+    const code = tf.zeros([2, 3, 3, 4]);
+    e = catchError(() => mixLocalPositives(code, tf.zeros([2, 9, 8])));
+    expect(e.code).toBe('E_SHAPE');
+    e = catchError(() => mixLocalPositives(code, tf.zeros([2, 16, 9])));
+    expect(e.message).toContain('mixLocalPositives: code does not match weights');
+    e = catchError(() => mixLocalPositives(tf.zeros([12, 4]), tf.zeros([1, 12, 9])));
+    expect(e.message).toContain('or [N, D] with a square grid or options.gridSize');
+    tf.dispose([attn, code]);
+  });
+});
