@@ -1,6 +1,8 @@
 export type { InferVitConfigOptions, VitConfig } from './config.js';
 export { inferVitConfig, vitKeyShapes } from './config.js';
 export type { OnnxBackboneOptions } from './engine-onnx.js';
+export type { FetchDinoWeightsOptions, FetchDinoWeightsResult } from './fetch.js';
+export { fetchDinoWeights } from './fetch.js';
 export type { BackboneKeyFormat } from './keys.js';
 export { BACKBONE_KEY_FORMATS, detectBackboneKeyFormat, normalizeBackboneKeys } from './keys.js';
 export type { LoadBackboneOptions } from './load.js';
@@ -8,6 +10,8 @@ export { loadBackbone, readBackboneFile } from './load.js';
 export { IMAGENET_MEAN, IMAGENET_STD, imagenetNormalize } from './normalize.js';
 export { buildVitOnnx } from './onnx-graph.js';
 export { bicubicResizeGrid, interpolatePosEmbed } from './pos-embed.js';
+export type { DinoPreset, DinoPresetName } from './presets.js';
+export { DINO_BASE_URL, DINO_PRESETS } from './presets.js';
 export { randomVitWeights } from './random.js';
 export { checkBackboneStateDict } from './strict.js';
 export type { Backbone, BackboneEngine, BackboneOutput, ForwardOptions } from './types.js';
