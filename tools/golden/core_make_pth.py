@@ -13,6 +13,10 @@ Outputs into packages/core/test/fixtures/:
   unknown_opcode.pth a torch-style zip whose data.pkl holds an INST opcode and a non-opcode byte variant
   short_storage.pth  a tensor whose storage holds fewer elements than its shape needs (refused)
   numpy_scalar.pth   a dict holding numpy float64/int64 scalars (read as data)
+  state_dict_p4.pth  state_dict.pth saved with pickle_protocol=4 (FRAME, MEMOIZE, STACK_GLOBAL, ...)
+  values.pth, values_p4.pth
+                     plain Python values (big and negative ints, floats, unicode, bytes, tuples,
+                     nested lists, None, bools, int keys) with protocols 2 and 4; expected in the test
   half.json          float32 inputs (ties, subnormals, overflow, NaN/Inf) and their float16 bits
                      (numpy astype, round to nearest even) and bfloat16 bits (torch .bfloat16())
 """
@@ -68,6 +72,19 @@ sd['expanded'] = torch.arange(3.0).reshape(3, 1).expand(3, 4)  # stride (1, 0)
 sd['param'] = torch.nn.Parameter(torch.randn(2, 2))
 torch.save(sd, os.path.join(OUT, 'state_dict.pth'))
 torch.save(sd, os.path.join(OUT, 'legacy.pth'), _use_new_zipfile_serialization=False)
+torch.save(sd, os.path.join(OUT, 'state_dict_p4.pth'), pickle_protocol=4)
+
+values = {
+    'ints': [0, 1, -1, 255, 256, 65535, 65536, -2**31, 2**31, 2**53, 2**53 + 1, -2**63, 2**64, 10**30],
+    'floats': [0.0, -1.5, 1e-300, float('inf')],
+    'text': 'héllo ✓',
+    'bytes': b'\x00\xffab',
+    'tuple': (1, (2, 3), (), ('x',)),
+    'nested': [[1, [2, [3]]], {'a': None, 'b': True, 'c': False}],
+    3: 'int key',
+}
+torch.save(values, os.path.join(OUT, 'values.pth'))
+torch.save(values, os.path.join(OUT, 'values_p4.pth'), pickle_protocol=4)
 
 # ---- hp_ckpt.pth (layout of hynnsk/HP utils/common_utils.py save_checkpoint) ----------------
 net = collections.OrderedDict()

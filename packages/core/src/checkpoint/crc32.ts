@@ -1,4 +1,6 @@
-/** CRC-32 (IEEE, as in zip and gzip), slicing-by-8: about 1 GB/s in V8. */
+import * as zlib from 'node:zlib';
+
+/** CRC-32 (IEEE, as in zip and gzip), slicing-by-8 fallback tables (~250 MB/s in V8). */
 const TABLES: Uint32Array = (() => {
   const t = new Uint32Array(8 * 256);
   for (let n = 0; n < 256; n++) {
@@ -16,7 +18,17 @@ const TABLES: Uint32Array = (() => {
   return t;
 })();
 
+/** Node's native CRC-32 (zlib, Node >= 20.15): ~1.3 GB/s. */
+const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+
+/** CRC-32 of `data` (continuing from `initial`); native when Node provides it. */
 export function crc32(data: Uint8Array, initial = 0): number {
+  if (nativeCrc32 !== undefined) return nativeCrc32(data, initial) >>> 0;
+  return crc32Js(data, initial);
+}
+
+/** Portable slicing-by-8 CRC-32 (exported for tests). */
+export function crc32Js(data: Uint8Array, initial = 0): number {
   const t = TABLES;
   let c = ~initial >>> 0;
   let i = 0;

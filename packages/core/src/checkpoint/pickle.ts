@@ -154,8 +154,9 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks, fn: string, so
     return s;
   };
   const text = (k: number): string => {
+    const raw = take(k);
     try {
-      return utf8.decode(take(k));
+      return utf8.decode(raw);
     } catch {
       return fail('pickle string is not valid UTF-8', 'UTF-8', 'invalid bytes');
     }
