@@ -1,15 +1,29 @@
+export type { HeadCheckpoint, SaveHeadCheckpointInput } from './checkpoint.js';
+export {
+  HEAD_CHECKPOINT_FORMAT,
+  HEAD_CHECKPOINT_VERSION,
+  headConfigPathFor,
+  loadHeadCheckpoint,
+  saveHeadCheckpoint,
+} from './checkpoint.js';
 export { ClusterProbe } from './cluster-probe.js';
+export type { SegHeadConfig, SegHeadConfigInput } from './config.js';
+export { parseSegHeadConfig, SegHeadConfigSchema } from './config.js';
 export type { DropoutDraw } from './dropout2d.js';
 export { drawDropout2dMask, dropout2d } from './dropout2d.js';
 export { dense } from './linear.js';
 export { LinearProbe, linearProbeLoss } from './linear-probe.js';
 export { createMomentumHead, updateMomentumHead } from './momentum-head.js';
 export { l2Normalize } from './normalize.js';
+export type { OfficialHpImport } from './official-import.js';
+export { importOfficialHpCheckpoint } from './official-import.js';
+export type { OfficialKeyRule, OfficialTarget, OfficialTransform } from './official-keys.js';
+export { OFFICIAL_BACKBONE_PREFIX, OFFICIAL_HEAD_KEYS } from './official-keys.js';
 export type { AdamOptions, AdamWOptions, Optimizer } from './optim/adam.js';
 export { createAdam, createAdamW } from './optim/adam.js';
 export { clipGradNorm } from './optim/clip.js';
 export type { GradMap, ParamMap } from './params.js';
-export { computeGradients, disposeMap } from './params.js';
+export { computeGradients, copyToVariable, disposeMap } from './params.js';
 export { ProjectionHead } from './projection-head.js';
 export type { SegHeadForwardOptions, SegHeadOptions, SegHeadParamName } from './seg-head.js';
 export { createSegHead, SEG_HEAD_PARAM_NAMES, SegHead, segHeadParamShapes } from './seg-head.js';
