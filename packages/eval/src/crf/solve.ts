@@ -1,0 +1,39 @@
+import { bilateralFeatures, positionFeatures } from './features.js';
+import { argmaxRows, meanField, unaryFromScores } from './mean-field.js';
+import {
+  buildLatticeKernel,
+  jsMessagePasser,
+  type LatticeKernel,
+  wasmMessagePasser,
+} from './message-passing.js';
+import type { DenseCrfResult } from './types.js';
+import type { ValidCrfInput } from './validate.js';
+
+// No @hpseg/core import here or below: the worker loads this file without workspace resolution.
+
+/** Which inner loops run the lattice filter: WebAssembly SIMD when available (default) or JavaScript. */
+export type CrfEngine = 'auto' | 'js';
+
+/** Lattice solver on an already validated input (used by the worker too). */
+export function denseCrfValidated(v: ValidCrfInput, engine: CrfEngine = 'auto'): DenseCrfResult {
+  const n = v.height * v.width;
+  const k = v.numLabels;
+  const { params } = v;
+  const unary = unaryFromScores(v.scores, n, k, v.input, params.clip);
+  const kernels: LatticeKernel[] = [];
+  if (params.iterations > 0 && params.gaussian.weight !== 0) {
+    const f = positionFeatures(v.height, v.width, params.gaussian);
+    kernels.push(buildLatticeKernel(f, n, 2, params.gaussian.weight));
+  }
+  if (params.iterations > 0 && params.bilateral.weight !== 0) {
+    const f = bilateralFeatures(v.image, v.height, v.width, params.bilateral);
+    kernels.push(buildLatticeKernel(f, n, 5, params.bilateral.weight));
+  }
+  const pass =
+    kernels.length === 0
+      ? undefined
+      : ((engine === 'auto' ? wasmMessagePasser(kernels, n, k) : undefined) ??
+        jsMessagePasser(kernels, n, k));
+  const probabilities = meanField(unary, n, k, pass, params.iterations);
+  return { probabilities, labels: argmaxRows(probabilities, n, k) };
+}
