@@ -1,9 +1,10 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  // crf-worker: the dense-CRF worker thread entry, loaded by src/crf/pool.ts as dist/crf-worker.js.
+  entry: { index: 'src/index.ts', 'crf-worker': 'src/crf/crf-worker.ts' },
   format: ['esm'],
-  dts: true,
+  dts: { entry: { index: 'src/index.ts' } },
   clean: true,
   sourcemap: true,
   target: 'node20',
