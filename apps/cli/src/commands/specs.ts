@@ -51,6 +51,11 @@ export const TRAIN_SPEC: CommandSpec = {
       value: 'n',
       description: 'stop after this many iterations (default: the preset epochs)',
     },
+    'stop-at': {
+      type: 'string',
+      value: 'n',
+      description: 'stop with a checkpoint when the iteration counter reaches n (resume later with --resume)',
+    },
     'select-best': {
       type: 'boolean',
       description: 'also keep `best` by validation metrics (uses validation LABELS, as the official code)',

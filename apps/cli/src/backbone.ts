@@ -1,0 +1,68 @@
+import {
+  type Backbone,
+  type BackboneEngine,
+  loadBackbone,
+  randomVitWeights,
+  type VitConfig,
+} from '@hpseg/backbone-vit';
+import { localPositiveWeights } from '@hpseg/hidden-positives';
+import * as tf from '@tensorflow/tfjs-core';
+import type { BackboneSpec } from './train/checkpoint.js';
+import type { HostBatch } from './train/data.js';
+import type { FeatureSource } from './train/loop.js';
+
+/** Opens the frozen backbone a spec describes (a weights file, or seeded random weights for demos/tests). */
+export async function openBackbone(spec: BackboneSpec, engine: BackboneEngine): Promise<Backbone> {
+  if (spec.kind === 'file') return loadBackbone(spec.path, { engine });
+  const config = spec.config as unknown as VitConfig;
+  return loadBackbone(randomVitWeights(config, spec.seed), { engine, numHeads: config.numHeads });
+}
+
+function batchTensor(images: Float32Array, shape: HostBatch['shape']): tf.Tensor4D {
+  return tf.tensor4d(images, [shape[0], shape[1], shape[2], 3]);
+}
+
+/**
+ * Backbone features computed online for every batch: the main view with its last-block attention
+ * (turned into sparse LHP weights at once, then freed), the augmented view without attention.
+ */
+export function onlineFeatures(backbone: Backbone, gridSize: number, consistency: boolean): FeatureSource {
+  return {
+    needsAugImages: consistency,
+    async main(batch) {
+      const input = batchTensor(batch.images, batch.shape);
+      try {
+        const out = await backbone.forward(input, { attention: true });
+        out.clsToken.dispose();
+        const attention = out.attentionLogits;
+        if (!attention) throw new Error('backbone returned no attention logits');
+        const lhp = localPositiveWeights(attention, { gridSize });
+        attention.dispose();
+        return { feat: out.patchTokens, lhp };
+      } finally {
+        input.dispose();
+      }
+    },
+    async plain(batch) {
+      const input = batchTensor(batch.images, batch.shape);
+      try {
+        const out = await backbone.forward(input);
+        out.clsToken.dispose();
+        return out.patchTokens;
+      } finally {
+        input.dispose();
+      }
+    },
+    async augmented(batch) {
+      if (!consistency || !batch.augImages) return null;
+      const input = batchTensor(batch.augImages, batch.shape);
+      try {
+        const out = await backbone.forward(input);
+        out.clsToken.dispose();
+        return out.patchTokens;
+      } finally {
+        input.dispose();
+      }
+    },
+  };
+}
