@@ -1,11 +1,25 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { applyPhotometric, augmentedView, createRng, drawPhotometricParams, imagenetNormalize, type PhotometricParams } from '../src/index.js';
+import {
+  applyPhotometric,
+  augmentedView,
+  createRng,
+  drawPhotometricParams,
+  imagenetNormalize,
+  type PhotometricParams,
+} from '../src/index.js';
 
 interface Fixture {
-  photometric: { height: number; width: number; input: number[]; cases: { params: PhotometricParams; image: number[]; official: number[] }[] };
+  photometric: {
+    height: number;
+    width: number;
+    input: number[];
+    cases: { params: PhotometricParams; image: number[]; official: number[] }[];
+  };
 }
-const { photometric: fx } = JSON.parse(readFileSync(new URL('./fixtures/transforms.json', import.meta.url), 'utf8')) as Fixture;
+const { photometric: fx } = JSON.parse(
+  readFileSync(new URL('./fixtures/transforms.json', import.meta.url), 'utf8'),
+) as Fixture;
 const input = Uint8Array.from(fx.input);
 /** float32 ops of the reference vs ours: a few ulps per op. */
 const TOL = 2e-5;
@@ -70,15 +84,39 @@ describe('drawing parameters', () => {
   });
   it('identity parameters leave the image unchanged', () => {
     const unit = Float32Array.from(input, (v) => v / 255);
-    const out = applyPhotometric(unit, fx.height, fx.width, { order: [0, 1, 2, 3], brightness: 1, contrast: 1, saturation: 1, hue: 0, grayscale: false, blurSigma: null });
+    const out = applyPhotometric(unit, fx.height, fx.width, {
+      order: [0, 1, 2, 3],
+      brightness: 1,
+      contrast: 1,
+      saturation: 1,
+      hue: 0,
+      grayscale: false,
+      blurSigma: null,
+    });
     expect(maxDiff(out, Array.from(unit))).toBeLessThan(2e-6);
   });
   it('rejects bad parameters', () => {
     const unit = new Float32Array(fx.height * fx.width * 3);
-    const p: PhotometricParams = { order: [0, 0, 2, 3], brightness: 1, contrast: 1, saturation: 1, hue: 0, grayscale: false, blurSigma: null };
-    expect(() => applyPhotometric(unit, fx.height, fx.width, p)).toThrow(expect.objectContaining({ code: 'E_ARG', message: expect.stringContaining('permutation') }));
-    expect(() => applyPhotometric(unit, fx.height, fx.width, { ...p, order: [0, 1, 2, 3], hue: 0.7 })).toThrow(expect.objectContaining({ code: 'E_ARG' }));
-    expect(() => applyPhotometric(unit.subarray(1), fx.height, fx.width, p)).toThrow(expect.objectContaining({ code: 'E_SHAPE' }));
-    expect(() => augmentedView(input, fx.height, fx.width, { mode: 'x' as 'image' })).toThrow(expect.objectContaining({ code: 'E_ARG' }));
+    const p: PhotometricParams = {
+      order: [0, 0, 2, 3],
+      brightness: 1,
+      contrast: 1,
+      saturation: 1,
+      hue: 0,
+      grayscale: false,
+      blurSigma: null,
+    };
+    expect(() => applyPhotometric(unit, fx.height, fx.width, p)).toThrow(
+      expect.objectContaining({ code: 'E_ARG', message: expect.stringContaining('permutation') }),
+    );
+    expect(() =>
+      applyPhotometric(unit, fx.height, fx.width, { ...p, order: [0, 1, 2, 3], hue: 0.7 }),
+    ).toThrow(expect.objectContaining({ code: 'E_ARG' }));
+    expect(() => applyPhotometric(unit.subarray(1), fx.height, fx.width, p)).toThrow(
+      expect.objectContaining({ code: 'E_SHAPE' }),
+    );
+    expect(() => augmentedView(input, fx.height, fx.width, { mode: 'x' as 'image' })).toThrow(
+      expect.objectContaining({ code: 'E_ARG' }),
+    );
   });
 });
