@@ -37,7 +37,9 @@ function run(cmd, args, opts = {}) {
 
 /** The fenced block between `<!-- name:start -->` and `<!-- name:end -->` of a README. */
 function readmeBlock(readme, name) {
-  const m = readme.match(new RegExp(`<!-- ${name}:start -->\\s*\`\`\`\\w*\\n([\\s\\S]*?)\`\`\`\\s*<!-- ${name}:end -->`));
+  const m = readme.match(
+    new RegExp(`<!-- ${name}:start -->\\s*\`\`\`\\w*\\n([\\s\\S]*?)\`\`\`\\s*<!-- ${name}:end -->`),
+  );
   if (!m) throw new Error(`README.md has no ${name} block`);
   return m[1];
 }
@@ -68,7 +70,9 @@ for (const dir of workspaceDirs()) {
   const pj = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
   if (pj.private) continue;
   const bins = new Set(
-    Object.values(typeof pj.bin === 'string' ? { x: pj.bin } : (pj.bin ?? {})).map((p) => p.replace(/^\.\//, '')),
+    Object.values(typeof pj.bin === 'string' ? { x: pj.bin } : (pj.bin ?? {})).map((p) =>
+      p.replace(/^\.\//, ''),
+    ),
   );
   const [info] = JSON.parse(run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: dir }));
   const files = info.files.map((f) => f.path);
@@ -83,7 +87,9 @@ for (const dir of workspaceDirs()) {
   for (const must of ['README.md', 'LICENSE', 'package.json']) {
     if (!files.includes(must)) failures.push(`${where}: npm pack would not ship ${must}`);
   }
-  log(`${pj.name}: ${files.length} files in the tarball (${files.filter((p) => !p.startsWith('dist/')).join(', ')} + dist)`);
+  log(
+    `${pj.name}: ${files.length} files in the tarball (${files.filter((p) => !p.startsWith('dist/')).join(', ')} + dist)`,
+  );
 }
 
 // --- 3. pack and install outside the workspace ------------------------------------------------
@@ -93,7 +99,17 @@ try {
   const project = join(tmp, 'consumer');
   run('mkdir', ['-p', packDir, project]);
   const packed = JSON.parse(
-    run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', packDir, '-w', '@hpseg/core', '-w', '@hpseg/eval']),
+    run('npm', [
+      'pack',
+      '--json',
+      '--ignore-scripts',
+      '--pack-destination',
+      packDir,
+      '-w',
+      '@hpseg/core',
+      '-w',
+      '@hpseg/eval',
+    ]),
   );
   const tarballs = packed.map((p) => join(packDir, p.filename));
   log(`packed ${packed.map((p) => p.filename).join(', ')}`);
@@ -125,7 +141,23 @@ try {
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
   run(
     process.execPath,
-    [tsc, '--noEmit', '--strict', '--skipLibCheck', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--types', 'node', '--typeRoots', join(root, 'node_modules', '@types'), 'check.ts'],
+    [
+      tsc,
+      '--noEmit',
+      '--strict',
+      '--skipLibCheck',
+      '--module',
+      'nodenext',
+      '--moduleResolution',
+      'nodenext',
+      '--target',
+      'es2022',
+      '--types',
+      'node',
+      '--typeRoots',
+      join(root, 'node_modules', '@types'),
+      'check.ts',
+    ],
     { cwd: project },
   );
   log('published type declarations resolve and type-check');
@@ -142,11 +174,14 @@ try {
     const b = got.stdout.split('\n');
     const diff = [];
     for (let i = 0; i < Math.max(a.length, b.length); i++) {
-      if (a[i] !== b[i]) diff.push(`line ${i + 1}:\n  README : ${JSON.stringify(a[i])}\n  printed: ${JSON.stringify(b[i])}`);
+      if (a[i] !== b[i])
+        diff.push(`line ${i + 1}:\n  README : ${JSON.stringify(a[i])}\n  printed: ${JSON.stringify(b[i])}`);
     }
     failures.push(`the README example printed something else than README.md shows:\n${diff.join('\n')}`);
   } else {
-    log(`README example ran from the tarballs and printed the ${expected.split('\n').length - 1} README lines`);
+    log(
+      `README example ran from the tarballs and printed the ${expected.split('\n').length - 1} README lines`,
+    );
   }
 } finally {
   if (keep) log(`kept ${tmp}`);
