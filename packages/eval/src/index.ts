@@ -1,12 +1,5 @@
 export type { ConfusionCounts, ConfusionMatrix, ConfusionMatrixOptions } from './confusion-matrix.js';
 export { createConfusionMatrix } from './confusion-matrix.js';
-export { assignmentTotal, maximumAssignment } from './hungarian.js';
-export type { IntLabelArray, LabelInput, TensorLike } from './labels.js';
-export type { ExtraClusterRule, Matching, MetricsOptions, SegmentationMetrics } from './metrics.js';
-export { computeMetrics } from './metrics.js';
-export type { EvalReportJson, ReportOptions, ReportProtocol } from './report.js';
-export { formatReport, toReportJson } from './report.js';
-
 // --- crf ---
 export type {
   BilateralKernelParams,
@@ -28,3 +21,9 @@ export {
   denseCrfExact,
 } from './crf/index.js';
 // --- end crf ---
+export { assignmentTotal, maximumAssignment } from './hungarian.js';
+export type { IntLabelArray, LabelInput, TensorLike } from './labels.js';
+export type { ExtraClusterRule, Matching, MetricsOptions, SegmentationMetrics } from './metrics.js';
+export { computeMetrics } from './metrics.js';
+export type { EvalReportJson, ReportOptions, ReportProtocol } from './report.js';
+export { formatReport, toReportJson } from './report.js';
