@@ -86,7 +86,15 @@ export async function verifyDataset(dataset: Dataset, options: VerifyOptions = {
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, limit)) }, worker));
-  for (const p of perItem) if (p) problems.push(...p);
+  // A file already reported missing by the listing is not reported again when it fails to open.
+  const knownMissing = new Set(
+    problems.filter((p) => p.kind === 'missing' && p.path !== undefined).map((p) => p.path),
+  );
+  for (const p of perItem)
+    if (p)
+      problems.push(
+        ...p.filter((q) => !(q.kind === 'missing' && q.path !== undefined && knownMissing.has(q.path))),
+      );
   return {
     ok: problems.length === 0,
     name: dataset.name,
