@@ -95,8 +95,30 @@ function openResponse(
       timedOut = true;
       req.destroy(new RetryableError(`no data for ${options.timeoutMs ?? 30_000} ms`));
     });
-    req.on('error', reject);
+    req.on('error', (error) => {
+      // network failures (refused, reset, DNS, timeout) are worth another attempt; an abort is not
+      reject(
+        options.signal?.aborted || error instanceof RetryableError
+          ? error
+          : new RetryableError(error.message),
+      );
+    });
   });
+}
+
+/** Runs a file-system step, turning its failure into `E_IO`. */
+async function io<T>(what: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    throw new HpError(
+      'E_IO',
+      `${FN}: cannot ${what}: expected a writable location, got ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
 }
 
 /** Parses `Content-Range: bytes a-b/total` (or `bytes * /total`). */
@@ -123,7 +145,7 @@ async function attempt(
 ): Promise<AttemptResult> {
   let start = (await fileSize(part)) ?? 0;
   if (options.size !== undefined && start > options.size) {
-    await rm(part, { force: true });
+    await io(`delete ${part}`, () => rm(part, { force: true }));
     start = 0;
   }
   if (options.size !== undefined && start === options.size && start > 0)
@@ -166,22 +188,35 @@ async function attempt(
   const resumed = offset > 0;
   const total = status === 206 ? (range.total ?? options.size) : (contentLength ?? options.size);
   const expectedBody = contentLength;
-  const handle = await open(part, offset > 0 ? 'a' : 'w');
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await io(`open ${part}`, () => open(part, offset > 0 ? 'a' : 'w'));
+  } catch (error) {
+    res.destroy();
+    throw error;
+  }
   let received = 0;
   try {
     report(offset, total);
-    for await (const chunk of res) {
-      const buf = chunk as Buffer;
-      await handle.write(buf);
+    const chunks = res[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    for (;;) {
+      let next: IteratorResult<Buffer>;
+      try {
+        next = await chunks.next();
+      } catch (error) {
+        if (options.signal?.aborted) throw error;
+        const why = timedOut() ? `no data for ${options.timeoutMs ?? 30_000} ms` : (error as Error).message;
+        throw new RetryableError(`connection dropped after ${offset + received} bytes (${why})`);
+      }
+      if (next.done) break;
+      const buf = next.value;
+      await io(`write ${part}`, () => handle.write(buf));
       received += buf.length;
-      report(offset + received, total);
+      report(offset + received, total); // a throwing onProgress stops the download with its own error
     }
-    await handle.sync();
-  } catch (error) {
-    if (options.signal?.aborted) throw error;
-    const why = timedOut() ? `no data for ${options.timeoutMs ?? 30_000} ms` : (error as Error).message;
-    throw new RetryableError(`connection dropped after ${offset + received} bytes (${why})`);
+    await io(`write ${part}`, () => handle.sync());
   } finally {
+    res.destroy();
     await handle.close();
   }
   if (expectedBody !== undefined && received < expectedBody) {
@@ -220,7 +255,11 @@ export async function downloadFile(options: DownloadOptions): Promise<DownloadRe
       `${FN}: bad sha256: expected 64 hex digits, got ${JSON.stringify(options.sha256)}`,
     );
   }
-  const existing = await fileSize(dest);
+  const destStat = await stat(dest).catch(() => undefined);
+  if (destStat?.isDirectory()) {
+    throw new HpError('E_ARG', `${FN}: dest is a directory: expected a file path, got ${dest}`);
+  }
+  const existing = destStat?.size;
   if (existing !== undefined) {
     const sha = await sha256File(dest);
     const ok =
@@ -264,7 +303,6 @@ export async function downloadFile(options: DownloadOptions): Promise<DownloadRe
       resumed ||= r.resumed;
       break;
     } catch (error) {
-      if ((error as { name?: string }).name === 'HpError') throw error;
       if (options.signal?.aborted) {
         throw new HpError(
           'E_INTERRUPTED',
@@ -272,6 +310,7 @@ export async function downloadFile(options: DownloadOptions): Promise<DownloadRe
           { cause: error },
         );
       }
+      if (!(error instanceof RetryableError)) throw error; // HpError (4xx, E_IO) or a throwing onProgress
       lastError = error;
       if (k >= retries) {
         throw new HpError(

@@ -238,4 +238,43 @@ describe('downloadFile (local HTTP server on 127.0.0.1)', () => {
         .code,
     ).toBe('E_ARG');
   });
+
+  it('stops at once with the error of a throwing onProgress (no retry)', async () => {
+    const dest = join(tmp(), 'w.bin');
+    const boom = new Error('progress bar crashed');
+    await expect(
+      downloadFile({
+        url: `${base}/file.bin`,
+        dest,
+        retryDelayMs: 10,
+        onProgress: () => {
+          throw boom;
+        },
+      }),
+    ).rejects.toBe(boom);
+    expect(seen.length).toBe(1);
+  });
+
+  it('retries a refused connection, then gives E_DOWNLOAD', async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    const e = await rejection(
+      downloadFile({
+        url: `http://127.0.0.1:${port}/x`,
+        dest: join(tmp(), 'w.bin'),
+        retries: 2,
+        retryDelayMs: 10,
+      }),
+    );
+    expect(e.code).toBe('E_DOWNLOAD');
+    expect(e.message).toContain('failed after 3 attempts');
+    expect(e.message).toContain('ECONNREFUSED');
+  });
+
+  it('refuses a directory as dest', async () => {
+    const e = await rejection(downloadFile({ url: `${base}/file.bin`, dest: tmp() }));
+    expect(e.code).toBe('E_ARG');
+  });
 });

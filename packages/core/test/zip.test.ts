@@ -143,4 +143,53 @@ describe('zip reader', () => {
     expect(entry.method).toBe(8);
     expect(() => readZip(bytes).read('a/data.pkl')).toThrow(/impossible size/);
   });
+
+  it('reads storages written on a big-endian machine (byteorder "big")', () => {
+    const sizes: Record<string, number> = {
+      float32: 4,
+      float64: 8,
+      int64: 8,
+      int32: 4,
+      float16: 2,
+      bfloat16: 2,
+    };
+    // storage key → element size of the tensor that first uses it
+    const archive = readZip(fixture('state_dict.pth'));
+    const keyItem = new Map<string, number>();
+    const keyOrder = [
+      'scalar',
+      'vec',
+      'mat',
+      'conv.weight',
+      'block.0.attn.qkv.weight',
+      'half',
+      'bf16',
+      'long',
+      'int32',
+      'uint8',
+      'bool',
+      'double',
+      'empty',
+      'expanded',
+      'param',
+    ];
+    // torch numbers storages in order of first appearance; mat_t and mat_slice share storage 2
+    keyOrder.forEach((name, i) => {
+      keyItem.set(String(i), sizes[original.get(name)!.storedDtype] ?? 1);
+    });
+    const files = [...archive.entries.keys()].map((n): [string, Uint8Array] => {
+      let d = Uint8Array.from(archive.read(n));
+      const m = /data\/(\d+)$/.exec(n);
+      if (m) {
+        const size = keyItem.get(m[1]!)!;
+        for (let i = 0; i < d.length; i += size) d.subarray(i, i + size).reverse();
+      }
+      if (n.endsWith('/byteorder')) d = new TextEncoder().encode('big');
+      return [n, d];
+    });
+    if (!files.some(([n]) => n.endsWith('/byteorder')))
+      files.push(['state_dict/byteorder', new TextEncoder().encode('big')]);
+    const big = zipSync(Object.fromEntries(files.map(([n, d]) => [n, [d, { level: 0 }]])));
+    sameTensors(original, readPth(big) as Map<string, HostTensor>);
+  });
 });
