@@ -1,5 +1,6 @@
 import { assertInt, assertNumber, HpError } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
+import { subSeed } from './init.js';
 import { l2Normalize } from './normalize.js';
 import { copyToVariable } from './params.js';
 
@@ -24,7 +25,7 @@ export class ClusterProbe {
   static create(options: { nClusters: number; dim: number; seed?: number }): ClusterProbe {
     const k = assertInt('ClusterProbe.create', 'nClusters', options.nClusters, 1);
     const d = assertInt('ClusterProbe.create', 'dim', options.dim, 1);
-    const init = tf.randomNormal([k, d], 0, 1, 'float32', options.seed);
+    const init = tf.randomNormal([k, d], 0, 1, 'float32', subSeed(options.seed, 0)); // seed 0 would be unseeded
     const probe = new ClusterProbe(tf.variable(init));
     init.dispose();
     return probe;

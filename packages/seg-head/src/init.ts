@@ -11,7 +11,10 @@ export function torchDefaultUniform(shape: number[], fanIn: number, seed: number
   return tf.randomUniform(shape, -bound, bound, 'float32', seed);
 }
 
-/** Seed of the `index`-th parameter drawn from a module seed (`undefined` stays unseeded). */
+/**
+ * Seed of the `index`-th draw of a module seed (`undefined` stays unseeded). Never 0 for seeds
+ * >= 0: TF.js's `randomNormal` treats a seed of 0 as "no seed" and draws from `Math.random`.
+ */
 export function subSeed(seed: number | undefined, index: number): number | undefined {
-  return seed === undefined ? undefined : seed * 7919 + index;
+  return seed === undefined ? undefined : seed * 7919 + index + 1;
 }

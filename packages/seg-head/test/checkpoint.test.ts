@@ -62,9 +62,9 @@ describe('importOfficialHpCheckpoint (official-layout ckpt.pth from torch.save)'
     expect(Array.from(lp.dataSync())).toEqual(expected.linearPredict.data);
     expect([...imp.backbone.keys()].sort()).toEqual(expected.backboneKeys);
     for (const [k, h] of imp.backbone) expect([...h.shape]).toEqual(expected.backboneShapes[k]);
-    expect(Array.from((imp.backbone.get('model.pos_embed') as HostTensor).data.slice(0, 4))).toEqual(
-      expected.posEmbedFirst.map(Math.fround),
-    );
+    expect(
+      Array.from((imp.backbone.get('model.pos_embed') as HostTensor).data as Float32Array).slice(0, 4),
+    ).toEqual(expected.posEmbedFirst.map(Math.fround));
     tf.dispose([feat, code, codeEma, cos, logits, cp, lp]);
     for (const m of [imp.head, imp.momentumHead, imp.linearProbe, imp.clusterProbe]) m.dispose();
     expect(tf.memory().numTensors).toBe(before);

@@ -145,6 +145,12 @@ describe('probes behaviour', () => {
     expect(Math.abs(mean)).toBeLessThan(0.1);
     expect(variance).toBeGreaterThan(0.85);
     expect(variance).toBeLessThan(1.15);
+    // seed 0 is a seed (TF.js's randomNormal alone would treat 0 as unseeded)
+    const z1 = ClusterProbe.create({ nClusters: 2, dim: 4, seed: 0 });
+    const z2 = ClusterProbe.create({ nClusters: 2, dim: 4, seed: 0 });
+    expect(Array.from(z1.params.clusters.dataSync())).toEqual(Array.from(z2.params.clusters.dataSync()));
+    z1.dispose();
+    z2.dispose();
     const ph = ProjectionHead.create({ dim: 16, seed: 1 });
     expect(Math.max(...Array.from(ph.params.weight.dataSync()).map(Math.abs))).toBeLessThanOrEqual(0.25);
     lp.dispose();
