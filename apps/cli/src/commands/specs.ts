@@ -95,7 +95,9 @@ export const FEATURES_SPEC: CommandSpec = {
 export const EVAL_SPEC: CommandSpec = {
   name: 'eval',
   summary: 'official evaluation (320 px, bilinear codes, Hungarian clusters, linear probe)',
-  usage: 'hpseg eval --checkpoint <file> --preset <p> --data-dir <dir> [--crf] [--out report.json]',
+  usage: 'hpseg eval --checkpoint <file> --preset <p|folder> --data-dir <dir> [--crf] [--out report.json]',
+  notes:
+    'preset folder: <data-dir>/images/*.{png,jpg} with <data-dir>/labels/<name>.png (class ids, 255 = ignore).',
   flags: {
     ...DATA_FLAGS,
     checkpoint: {
@@ -109,10 +111,20 @@ export const EVAL_SPEC: CommandSpec = {
       description: 'backbone weights (default: the ones recorded in our checkpoint, or model.* of ckpt.pth)',
     },
     crf: { type: 'boolean', description: 'also report metrics after the dense CRF, side by side' },
+    'vit-heads': {
+      type: 'string',
+      value: 'n',
+      description: 'attention heads of the ViT (not in the weights; default width/64, right for DINO)',
+    },
     out: { type: 'string', value: 'file.json', description: 'where to write the JSON report' },
     resolution: { type: 'string', value: 'px', description: 'evaluation size', default: '320' },
     'batch-size': { type: 'string', value: 'n', description: 'images per forward', default: '8' },
     limit: { type: 'string', value: 'n', description: 'evaluate only the first n images' },
+    'save-predictions': {
+      type: 'string',
+      value: 'dir',
+      description: 'write raw cluster / linear predictions as 8-bit PNGs (<id>.cluster.png, <id>.linear.png)',
+    },
     ...COMMON_FLAGS,
   },
 };
@@ -202,6 +214,7 @@ export const DEMO_SPEC: CommandSpec = {
       default: './hpseg-demo',
     },
     iterations: { type: 'string', value: 'n', description: 'HP training iterations', default: '300' },
+    classes: { type: 'string', value: 'K', description: 'synthetic classes (2-12)', default: '8' },
     ...COMMON_FLAGS,
   },
   notes:

@@ -15,8 +15,8 @@ export interface HostBatch {
   readonly shape: readonly [number, number, number, 3];
 }
 
-/** Photometric augmentation of one uint8 image, seeded. */
-export type Augment = (image: Uint8Array, height: number, width: number, seed: number) => Uint8Array;
+/** Photometric augmentation of one uint8 image, seeded; returns the normalised `[H, W, 3]` model input. */
+export type Augment = (image: Uint8Array, height: number, width: number, seed: number) => Float32Array;
 
 /**
  * The training data of a run, addressed by (epoch, batch index) instead of an iterator: the order
@@ -70,11 +70,14 @@ export class TrainData {
     const labels = stackLabels(items);
     let augImages: Float32Array | undefined;
     if (options.augmentSeed !== undefined && this.augment) {
-      const augmented = items.map((it, b) => ({
-        ...it,
-        image: this.augment!(it.image, it.height, it.width, deriveSeed(options.augmentSeed!, b)),
-      }));
-      augImages = stackImages(augmented).data;
+      const per = images.shape[1] * images.shape[2] * 3;
+      augImages = new Float32Array(items.length * per);
+      items.forEach((it, b) => {
+        augImages!.set(
+          this.augment!(it.image, it.height, it.width, deriveSeed(options.augmentSeed!, b)),
+          b * per,
+        );
+      });
     }
     return {
       indices,
