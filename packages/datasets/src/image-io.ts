@@ -32,11 +32,12 @@ export async function readBytes(fn: string, path: string): Promise<Uint8Array> {
 
 /**
  * Decodes an image (JPEG, PNG, WebP, TIFF, … via sharp/libvips) to `[H, W, 3]` RGB uint8, like
- * PIL's `Image.open(p).convert('RGB')`: alpha dropped, greyscale replicated, no EXIF rotation.
+ * PIL's `Image.open(p).convert('RGB')`: alpha dropped, greyscale replicated, no EXIF rotation, and
+ * the embedded ICC profile ignored (PIL does not colour-manage; sharp would convert to sRGB).
  */
 export async function decodeImage(input: Uint8Array, source = ''): Promise<RgbImage> {
   try {
-    const { data, info } = await sharp(input, { failOn: 'error' })
+    const { data, info } = await sharp(input, { failOn: 'error', ignoreIcc: true })
       .removeAlpha()
       .toColourspace('srgb')
       .raw()
