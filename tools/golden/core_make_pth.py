@@ -16,7 +16,8 @@ Outputs into packages/core/test/fixtures/:
   state_dict_p4.pth  state_dict.pth saved with pickle_protocol=4 (FRAME, MEMOIZE, STACK_GLOBAL, ...)
   values.pth, values_p4.pth
                      plain Python values (big and negative ints, floats, unicode, bytes, tuples,
-                     nested lists, None, bools, int keys) with protocols 2 and 4; expected in the test
+                     nested lists, None, bools, int keys, torch.Size, a set, torch.device,
+                     torch.float16) with protocols 2 and 4; expected in the test
   half.json          float32 inputs (ties, subnormals, overflow, NaN/Inf) and their float16 bits
                      (numpy astype, round to nearest even) and bfloat16 bits (torch .bfloat16())
 """
@@ -82,6 +83,10 @@ values = {
     'tuple': (1, (2, 3), (), ('x',)),
     'nested': [[1, [2, [3]]], {'a': None, 'b': True, 'c': False}],
     3: 'int key',
+    'size': torch.Size([2, 3]),
+    'set': {7},
+    'device': torch.device('cuda', 1),
+    'dtype': torch.float16,
 }
 torch.save(values, os.path.join(OUT, 'values.pth'))
 torch.save(values, os.path.join(OUT, 'values_p4.pth'), pickle_protocol=4)

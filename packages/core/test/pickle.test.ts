@@ -64,6 +64,10 @@ const EXPECTED_VALUES = new Map<string | number, PthValue>([
     ],
   ],
   [3, 'int key'],
+  ['size', [2, 3]],
+  ['set', [7]],
+  ['device', 'cuda:1'],
+  ['dtype', 'torch.float16'],
 ]);
 
 describe('pickle VM: Python values from torch.save', () => {

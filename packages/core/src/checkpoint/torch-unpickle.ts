@@ -40,6 +40,10 @@ type GlobalKind =
   | 'codecs-encode'
   | 'numpy-scalar'
   | 'numpy-dtype'
+  | 'torch-size'
+  | 'torch-device'
+  | 'set'
+  | 'empty-bytes'
   | 'allowed-object';
 
 const ALLOWED: Readonly<Record<string, GlobalKind>> = {
@@ -52,12 +56,43 @@ const ALLOWED: Readonly<Record<string, GlobalKind>> = {
   'numpy.core.multiarray.scalar': 'numpy-scalar',
   'numpy._core.multiarray.scalar': 'numpy-scalar',
   'numpy.dtype': 'numpy-dtype',
+  'torch.Size': 'torch-size',
+  'torch.device': 'torch-device',
+  'builtins.set': 'set',
+  'builtins.frozenset': 'set',
+  '__builtin__.set': 'set', // protocol 2 writes Python 2 module names
+  '__builtin__.frozenset': 'set',
+  'builtins.bytes': 'empty-bytes',
+  '__builtin__.bytes': 'empty-bytes',
 };
+
+/** `torch.<dtype>` objects (read as the string `torch.<name>`). */
+const TORCH_DTYPES: ReadonlySet<string> = new Set([
+  'float32',
+  'float',
+  'float64',
+  'double',
+  'float16',
+  'half',
+  'bfloat16',
+  'int64',
+  'long',
+  'int32',
+  'int',
+  'int16',
+  'short',
+  'int8',
+  'uint8',
+  'bool',
+  'complex64',
+  'complex128',
+]);
 
 /** The globals every `.pth` may use (for messages and the README). */
 export const PTH_ALLOWED_GLOBALS: readonly string[] = [
   ...Object.keys(ALLOWED),
   ...Object.keys(STORAGE_TYPES).map((s) => `torch.${s}`),
+  ...[...TORCH_DTYPES].map((s) => `torch.${s}`),
 ];
 
 /** Inert stand-in for an allowed Python global. */
@@ -191,6 +226,7 @@ export function makeTorchHooks(ctx: TorchUnpickleContext): UnpickleHooks {
       const fullName = `${module}.${name}`;
       const kind = ALLOWED[fullName];
       if (kind !== undefined) return new Global(fullName, kind);
+      if (module === 'torch' && TORCH_DTYPES.has(name)) return fullName;
       if (module === 'torch' && name.endsWith('Storage')) {
         const stored = STORAGE_TYPES[name];
         if (stored === undefined) {
@@ -275,6 +311,24 @@ export function makeTorchHooks(ctx: TorchUnpickleContext): UnpickleHooks {
           if (typeof args[0] !== 'string')
             return bad(at, 'bad numpy.dtype', 'a dtype string', typeof args[0]);
           return new NumpyDType(args[0]);
+        case 'torch-size':
+        case 'set': {
+          const items = args[0] ?? [];
+          if (!Array.isArray(items))
+            return bad(at, `bad ${callable.fullName} argument`, 'a list or tuple', typeof items);
+          return [...items];
+        }
+        case 'torch-device': {
+          const [type, index] = args;
+          if (typeof type !== 'string' || (index !== undefined && index !== null && !isInt(index))) {
+            return bad(at, 'bad torch.device arguments', '(type, index?)', `${typeof type}, ${typeof index}`);
+          }
+          return typeof index === 'number' ? `${type}:${index}` : type;
+        }
+        case 'empty-bytes':
+          if (args.length > 0)
+            return bad(at, `unsupported ${callable.fullName} call`, 'no arguments', `${args.length}`);
+          return new Uint8Array(0);
         case 'allowed-object':
           return new PthObject(callable.fullName, args as PthValue[]);
         case 'storage-type':
