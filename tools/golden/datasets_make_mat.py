@@ -39,6 +39,8 @@ def main():
     gt_bad = gt0.copy()
     gt_bad[2, 2] = 7
     save("gt_bad.mat", {"gt": gt_bad}, True)
+    # a float image in [0, 1] (to_pil_image multiplies by 255 and truncates)
+    save("img_float.mat", {"img": rng.random((4, 3, 4))}, True)
     # numeric classes, 1x1 (small data element), several variables in one file
     mixed = {
         "d2": rng.standard_normal((3, 4)),

@@ -53,6 +53,18 @@ describe('potsdam3 on the official layout (.mat tiles)', () => {
     expect((await val.get(0)).id).toBe('p1');
   });
 
+  it('a float image in [0,1] is converted like to_pil_image (x*255, truncated)', async () => {
+    const { potsdamImageFromMat, readMat, getMatArray } = await import('../src/index.js');
+    const bytes = new Uint8Array(readFileSync(new URL('img_float.mat', fixtures)));
+    const img = potsdamImageFromMat(getMatArray(readMat(bytes), 'img'));
+    const { shape, values } = mat['img_float.mat']!.img!;
+    const expected: number[] = [];
+    for (let p = 0; p < shape[0]! * shape[1]!; p++)
+      for (let k = 0; k < 3; k++) expected.push(Math.trunc(values[p * 4 + k]! * 255));
+    expect(Array.from(img.data)).toEqual(expected);
+    expect([img.height, img.width]).toEqual([4, 3]);
+  });
+
   it("labels: 'fine' keeps the 6 raw classes", async () => {
     const ds = await potsdam3({ root, split: 'train', labels: 'fine' });
     expect(ds.numClasses).toBe(6);
