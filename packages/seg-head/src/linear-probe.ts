@@ -89,13 +89,43 @@ export function linearProbeLoss(logits: tf.Tensor4D, labels: tf.Tensor3D): tf.Sc
   return tf.tidy(() => {
     const up = upsampleBilinear(logits, [H, W]); // [B, H, W, K]
     const flat = tf.reshape(up, [-1, K]) as tf.Tensor2D; // [B*H*W, K]
-    const lab = tf.reshape(labels, [-1]); // [B*H*W]
-    const valid = tf.logicalAnd(tf.greaterEqual(lab, 0), tf.less(lab, K));
-    const validF = tf.cast(valid, 'float32');
-    const safe = tf.where(valid, lab, tf.zerosLike(lab)); // ignored pixels point at class 0, weight 0
-    const logp = tf.logSoftmax(flat, -1); // [B*H*W, K]
-    const picked = tf.sum(tf.mul(logp, tf.cast(tf.oneHot(safe, K), 'float32')), 1); // [B*H*W]
-    const count = tf.sum(validF);
-    return tf.div(tf.neg(tf.sum(tf.mul(picked, validF))), tf.maximum(count, 1)) as tf.Scalar;
+    const lab = tf.reshape(labels, [-1]) as tf.Tensor1D; // [B*H*W]
+    return maskedCrossEntropy(flat, lab);
   });
 }
+
+/** Valid-pixel mask, class indices with ignored pixels pointed at 0, and max(#valid, 1). */
+function targets(
+  labels: tf.Tensor1D,
+  k: number,
+): { valid: tf.Tensor1D; oneHot: tf.Tensor2D; count: tf.Scalar } {
+  const valid = tf.logicalAnd(tf.greaterEqual(labels, 0), tf.less(labels, k));
+  const safe = tf.where(valid, labels, tf.zerosLike(labels));
+  const oneHot = tf.cast(tf.oneHot(safe, k), 'float32') as tf.Tensor2D; // int32 one-hot: wasm's OneHot ignores a float dtype
+  const validF = tf.cast(valid, 'float32') as tf.Tensor1D;
+  return { valid: validF, oneHot, count: tf.maximum(tf.sum(validF), 1) as tf.Scalar };
+}
+
+/**
+ * `−Σ_valid log_softmax(x)[label] / #valid` over rows of `x [M, K]`, with the closed-form gradient
+ * `(softmax(x) − one_hot) · valid / #valid`: the backward keeps only `x` and the labels instead of
+ * several `[M, K]` intermediates (M = B·224·224 rows at the official label size).
+ */
+const maskedCrossEntropy: (x: tf.Tensor2D, labels: tf.Tensor1D) => tf.Scalar = tf.customGrad(
+  // biome-ignore lint/suspicious/noExplicitAny: tf.customGrad's typing is (...args: Tensor[]) => ...
+  ((x: tf.Tensor2D, labels: tf.Tensor1D, save: any) => {
+    save([x, labels]);
+    const k = x.shape[1]!;
+    const { valid, oneHot, count } = targets(labels, k);
+    const picked = tf.sum(tf.mul(tf.logSoftmax(x, -1), oneHot), 1); // [M]
+    const value = tf.div(tf.neg(tf.sum(tf.mul(picked, valid))), count) as tf.Scalar;
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [xs, ls] = saved as [tf.Tensor2D, tf.Tensor1D];
+      const t = targets(ls, k);
+      const scale = tf.div(tf.reshape(t.valid, [-1, 1]), t.count); // [M, 1]
+      const dx = tf.mul(tf.mul(tf.sub(tf.softmax(xs, -1), t.oneHot), scale), dy); // [M, K]
+      return [dx, tf.zerosLike(ls)];
+    };
+    return { value, gradFunc };
+  }) as never,
+) as never;

@@ -129,6 +129,9 @@ describe('probes behaviour', () => {
     const logits = tf.tensor4d([10, -10, -10, 10], [1, 1, 2, 2]); // pixel 0 → class 0, pixel 1 → class 1
     const none = tf.tensor3d([-1, 255], [1, 1, 2], 'int32');
     expect(Math.abs(linearProbeLoss(logits, none).dataSync()[0]!)).toBe(0);
+    const gNone = tf.grad((x: tf.Tensor) => linearProbeLoss(x as tf.Tensor4D, none))(logits);
+    expect(Array.from(gNone.dataSync()).every((v) => v === 0)).toBe(true);
+    gNone.dispose();
     const good = tf.tensor3d([0, 1], [1, 1, 2], 'int32');
     expect(linearProbeLoss(logits, good).dataSync()[0]).toBeLessThan(1e-8);
     tf.dispose([logits, none, good]);
