@@ -18,6 +18,8 @@ Outputs into packages/core/test/fixtures/:
                      plain Python values (big and negative ints, floats, unicode, bytes, tuples,
                      nested lists, None, bools, int keys, torch.Size, a set, torch.device,
                      torch.float16) with protocols 2 and 4; expected in the test
+  dino_train.pth     a DINO-training-style checkpoint: student/teacher with module./backbone. prefixes,
+                     a real Adam optimizer state dict (int keys), epoch, dino_loss, args (argparse.Namespace)
   half.json          float32 inputs (ties, subnormals, overflow, NaN/Inf) and their float16 bits
                      (numpy astype, round to nearest even) and bfloat16 bits (torch .bfloat16())
 """
@@ -112,6 +114,25 @@ ckpt = {
 }
 torch.save(ckpt, os.path.join(OUT, 'hp_ckpt.pth'))
 
+# ---- DINO training checkpoint layout (main_dino.py save_dict) --------------------------------
+import argparse  # noqa: E402
+
+student = torch.nn.Linear(3, 2)
+opt = torch.optim.AdamW(student.parameters(), lr=5e-4)
+student(torch.randn(4, 3)).sum().backward()
+opt.step()
+teacher_sd = collections.OrderedDict(
+    ('backbone.' + k, v.detach().clone()) for k, v in student.state_dict().items())
+torch.save({
+    'student': collections.OrderedDict(('module.backbone.' + k, v) for k, v in student.state_dict().items()),
+    'teacher': teacher_sd,
+    'optimizer': opt.state_dict(),
+    'epoch': 3,
+    'args': argparse.Namespace(arch='vit_small', patch_size=8, lr=0.0005),
+    'dino_loss': collections.OrderedDict([('center', torch.zeros(1, 5))]),
+}, os.path.join(OUT, 'dino_train.pth'))
+expected_dino_teacher = {k: describe(v) for k, v in teacher_sd.items()}
+
 # ---- numpy scalars (training checkpoints sometimes hold metrics as numpy values) --------------
 torch.save({'acc': np.float64(0.75), 'step': np.int64(-3), 'flag': np.bool_(True), 'f32': np.float32(1.5)},
            os.path.join(OUT, 'numpy_scalar.pth'))
@@ -124,6 +145,7 @@ expected = {
         'cluster_model_state_dict': {k: describe(v) for k, v in clu.items()},
         'epoch': 1, 'iter': 120, 'best': 61.25, 'name': 'hp',
     },
+    'dino_train_teacher': expected_dino_teacher,
     'numpy_scalar': {'acc': 0.75, 'step': -3, 'flag': True, 'f32': 1.5},
 }
 with open(os.path.join(OUT, 'expected.json'), 'w') as f:

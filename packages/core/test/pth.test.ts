@@ -24,6 +24,7 @@ const EXPECTED = JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8'
   state_dict: Record<string, Expected>;
   hp_ckpt: Record<string, Record<string, Expected> | number | string>;
   numpy_scalar: Record<string, number | boolean>;
+  dino_train_teacher: Record<string, Expected>;
 };
 
 /** Exact comparison: float32 values in JSON are the exact doubles of the stored floats. */
@@ -191,6 +192,39 @@ describe('readPth: hostile and broken files', () => {
         expect((error as { name: string }).name, String(error)).toBe('HpError');
       }
     }
+  });
+});
+
+describe('readPth: a DINO training checkpoint (main_dino.py layout)', () => {
+  it('refuses the argparse.Namespace args by default, naming the allowGlobals escape', async () => {
+    const e = await codeOf(() => readPth(fixture('dino_train.pth')));
+    expect(e.code).toBe('E_UNSAFE');
+    expect(e.message).toContain('refused pickle global argparse.Namespace');
+    expect(e.message).toContain('allowGlobals');
+  });
+
+  it('reads it with allowGlobals: teacher tensors, optimizer state with int keys, args as data', () => {
+    const ckpt = readPth(fixture('dino_train.pth'), { allowGlobals: ['argparse.Namespace'] }) as Map<
+      string,
+      PthValue
+    >;
+    const teacher = toStateDict(ckpt, { prefix: 'teacher' });
+    expect([...teacher.keys()]).toEqual(Object.keys(EXPECTED.dino_train_teacher));
+    for (const [name, e] of Object.entries(EXPECTED.dino_train_teacher))
+      expectTensor(name, teacher.get(name), e);
+    const optimizer = ckpt.get('optimizer') as Map<string, PthValue>;
+    const state = optimizer.get('state') as Map<number, Map<string, PthValue>>;
+    expect([...state.keys()]).toEqual([0, 1]);
+    expect(isHostTensor(state.get(0)!.get('exp_avg'))).toBe(true);
+    const args = ckpt.get('args') as PthObject;
+    expect(args.className).toBe('argparse.Namespace');
+    expect(args.state).toEqual(
+      new Map<string, PthValue>([
+        ['arch', 'vit_small'],
+        ['patch_size', 8],
+        ['lr', 0.0005],
+      ]),
+    );
   });
 });
 
