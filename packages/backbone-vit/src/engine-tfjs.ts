@@ -131,6 +131,8 @@ export function createTfjsBackbone(weights: VitHostWeights): Backbone {
     fc2Bias: t1(b.fc2Bias),
   }));
   /** Interpolated positional embeddings `[1, T, C]`, one per patch grid. */
+  // Keep only the trained positional embedding of the host weights (the rest may be garbage-collected).
+  const trainedPosEmbed = weights.posEmbed;
   const posCache = new Map<string, tf.Tensor3D>();
   let disposed = false;
 
@@ -138,7 +140,7 @@ export function createTfjsBackbone(weights: VitHostWeights): Backbone {
     const key = `${h}x${w}`;
     let t = posCache.get(key);
     if (!t) {
-      const data = interpolatePosEmbed(weights.posEmbed, config.trainedGrid, C, h, w);
+      const data = interpolatePosEmbed(trainedPosEmbed, config.trainedGrid, C, h, w);
       t = tf.tensor3d(data, [1, 1 + h * w, C]);
       posCache.set(key, t);
     }

@@ -6,9 +6,9 @@ const TINY: VitConfig = { embedDim: 32, depth: 2, numHeads: 4, patchSize: 8, tra
 
 describe('randomVitWeights', () => {
   it('is deterministic per seed and differs across seeds', () => {
-    const a = randomVitWeights(TINY, 7).get('blocks.1.mlp.fc1.weight')!.data;
-    const b = randomVitWeights(TINY, 7).get('blocks.1.mlp.fc1.weight')!.data;
-    const c = randomVitWeights(TINY, 8).get('blocks.1.mlp.fc1.weight')!.data;
+    const a = randomVitWeights(TINY, 7).get('blocks.1.mlp.fc1.weight')!.data as Float32Array;
+    const b = randomVitWeights(TINY, 7).get('blocks.1.mlp.fc1.weight')!.data as Float32Array;
+    const c = randomVitWeights(TINY, 8).get('blocks.1.mlp.fc1.weight')!.data as Float32Array;
     expect(Array.from(a)).toEqual(Array.from(b));
     expect(Array.from(a)).not.toEqual(Array.from(c));
   });
@@ -29,8 +29,10 @@ describe('randomVitWeights', () => {
     expect(std).toBeGreaterThan(0.017);
     expect(std).toBeLessThan(0.02);
     expect(maxAbs).toBeLessThanOrEqual(0.04 + 1e-7); // truncated at 2 std
-    expect(Array.from(sd.get('norm.weight')!.data).every((v) => v === 1)).toBe(true);
-    expect(Array.from(sd.get('blocks.1.mlp.fc2.bias')!.data).every((v) => v === 0)).toBe(true);
+    expect(Array.from(sd.get('norm.weight')!.data as Float32Array).every((v) => v === 1)).toBe(true);
+    expect(Array.from(sd.get('blocks.1.mlp.fc2.bias')!.data as Float32Array).every((v) => v === 0)).toBe(
+      true,
+    );
   });
 
   it('rejects a bad config or seed', () => {
