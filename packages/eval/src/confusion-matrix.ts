@@ -34,21 +34,23 @@ export interface ConfusionMatrix extends ConfusionCounts {
 }
 
 const FN = 'createConfusionMatrix';
+/** Pixels counted into the Uint32 scratch between flushes (< 2^32, so no overflow). */
+const CHUNK = 2 ** 31;
 
 /**
- * Counting loop into a per-call `Uint32Array` scratch (integer increments are about twice as fast as
- * Float64Array ones; one call holds at most 2^32 - 1 pixels, the largest array length, so no cell
- * can overflow). For integer typed arrays (values within int32 / uint32) `(x >>> 0) < k` is
- * `0 <= x < k`.
+ * Counting loop over `[start, end)` into a `Uint32Array` scratch (integer increments measured faster
+ * than Float64Array ones); the caller flushes at most every 2^31 pixels, so no cell can overflow.
+ * For integer typed arrays (values within int32 / uint32) `(x >>> 0) < k` is `0 <= x < k`.
  */
 function accumulateInt(
   scratch: Uint32Array,
   k: number,
   pred: ArrayLike<number>,
   gt: ArrayLike<number>,
-  n: number,
+  start: number,
+  end: number,
 ): void {
-  for (let i = 0; i < n; i++) {
+  for (let i = start; i < end; i++) {
     const g = gt[i]!;
     const p = pred[i]!;
     if (g >>> 0 < k && p >>> 0 < k) scratch[p * k + g]!++;
@@ -61,9 +63,10 @@ function accumulateAny(
   k: number,
   pred: ArrayLike<number>,
   gt: ArrayLike<number>,
-  n: number,
+  start: number,
+  end: number,
 ): void {
-  for (let i = 0; i < n; i++) {
+  for (let i = start; i < end; i++) {
     const g = gt[i]!;
     const p = pred[i]!;
     if (g >= 0 && g < k && p >= 0 && p < k) scratch[p * k + g]!++;
@@ -114,9 +117,13 @@ export function createConfusionMatrix(options: ConfusionMatrixOptions): Confusio
     }
     assertIntegerLabels(fn, 'pred', p);
     assertIntegerLabels(fn, 'gt', g);
-    if (p.integral && g.integral) accumulateInt(scratch, numClasses, p.values, g.values, n);
-    else accumulateAny(scratch, numClasses, p.values, g.values, n);
-    const kept = flush(scratch, counts);
+    let kept = 0;
+    for (let start = 0; start < n; start += CHUNK) {
+      const end = Math.min(n, start + CHUNK);
+      if (p.integral && g.integral) accumulateInt(scratch, numClasses, p.values, g.values, start, end);
+      else accumulateAny(scratch, numClasses, p.values, g.values, start, end);
+      kept += flush(scratch, counts);
+    }
     total += kept;
     return kept;
   };
