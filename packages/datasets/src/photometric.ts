@@ -67,13 +67,15 @@ export function drawPhotometricParams(rng: Rng, config: PhotometricConfig = {}):
   };
 }
 
-function blend(x: Float32Array, other: (p: number, c: number) => number, ratio: number): Float32Array {
+/** `(ratio·x + (1 − ratio)·other).clamp(0, 1)`; `other` is a constant or one grey value per pixel. */
+function blend(x: Float32Array, other: number | Float32Array, ratio: number): Float32Array {
   const r = f32(ratio);
   const q = f32(1 - ratio);
   const out = new Float32Array(x.length);
   for (let i = 0; i < x.length; i++) {
-    const v = f32(f32(r * x[i]!) + f32(q * other(Math.floor(i / 3), i % 3)));
-    out[i] = Math.min(1, Math.max(0, v));
+    const o = typeof other === 'number' ? other : other[(i / 3) | 0]!;
+    const v = f32(f32(r * x[i]!) + f32(q * o));
+    out[i] = v < 0 ? 0 : v > 1 ? 1 : v;
   }
   return out;
 }
@@ -121,14 +123,44 @@ function adjustHue(x: Float32Array, shift: number): Float32Array {
     const pp = Math.min(1, Math.max(0, f32(v * f32(1 - s))));
     const qq = Math.min(1, Math.max(0, f32(v * f32(1 - f32(s * f)))));
     const tt = Math.min(1, Math.max(0, f32(v * f32(1 - f32(s * f32(1 - f))))));
-    const rgb = [
-      [v, qq, pp, pp, tt, v],
-      [tt, v, v, qq, pp, pp],
-      [pp, pp, tt, v, v, qq],
-    ];
-    out[p] = rgb[0]![i]!;
-    out[p + 1] = rgb[1]![i]!;
-    out[p + 2] = rgb[2]![i]!;
+    // (r, g, b) per sector i, as torchvision's a1/a2/a3 tables
+    let o0: number;
+    let o1: number;
+    let o2: number;
+    switch (i) {
+      case 0:
+        o0 = v;
+        o1 = tt;
+        o2 = pp;
+        break;
+      case 1:
+        o0 = qq;
+        o1 = v;
+        o2 = pp;
+        break;
+      case 2:
+        o0 = pp;
+        o1 = v;
+        o2 = tt;
+        break;
+      case 3:
+        o0 = pp;
+        o1 = qq;
+        o2 = v;
+        break;
+      case 4:
+        o0 = tt;
+        o1 = pp;
+        o2 = v;
+        break;
+      default:
+        o0 = v;
+        o1 = pp;
+        o2 = qq;
+    }
+    out[p] = o0;
+    out[p + 1] = o1;
+    out[p + 2] = o2;
   }
   return out;
 }
@@ -157,20 +189,49 @@ export function gaussianBlur(
   }
   for (let i = 0; i < kernelSize; i++) k[i] = f32(k[i]! / sum);
   const reflect = (i: number, n: number): number => (i < 0 ? -i : i >= n ? 2 * (n - 1) - i : i);
+  // Separable: rows then columns (torchvision convolves once with the outer product k·kᵀ; the
+  // two agree to float32 rounding, ~1e-7).
+  const tmp = new Float32Array(x.length);
+  const colIdx = Int32Array.from({ length: width * kernelSize }, (_, j) =>
+    reflect(((j / kernelSize) | 0) + (j % kernelSize) - half, width),
+  );
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    for (let xx = 0; xx < width; xx++) {
+      let a0 = 0;
+      let a1 = 0;
+      let a2 = 0;
+      for (let d = 0; d < kernelSize; d++) {
+        const s = (row + colIdx[xx * kernelSize + d]!) * 3;
+        const w = k[d]!;
+        a0 += w * x[s]!;
+        a1 += w * x[s + 1]!;
+        a2 += w * x[s + 2]!;
+      }
+      const o = (row + xx) * 3;
+      tmp[o] = a0;
+      tmp[o + 1] = a1;
+      tmp[o + 2] = a2;
+    }
+  }
   const out = new Float32Array(x.length);
   for (let y = 0; y < height; y++) {
+    const rows = Array.from({ length: kernelSize }, (_, d) => reflect(y + d - half, height) * width);
     for (let xx = 0; xx < width; xx++) {
-      for (let c = 0; c < 3; c++) {
-        let acc = 0;
-        for (let dy = 0; dy < kernelSize; dy++) {
-          const sy = reflect(y + dy - half, height);
-          for (let dx = 0; dx < kernelSize; dx++) {
-            const sx = reflect(xx + dx - half, width);
-            acc += f32(k[dy]! * k[dx]!) * x[(sy * width + sx) * 3 + c]!;
-          }
-        }
-        out[(y * width + xx) * 3 + c] = acc;
+      let a0 = 0;
+      let a1 = 0;
+      let a2 = 0;
+      for (let d = 0; d < kernelSize; d++) {
+        const s = (rows[d]! + xx) * 3;
+        const w = k[d]!;
+        a0 += w * tmp[s]!;
+        a1 += w * tmp[s + 1]!;
+        a2 += w * tmp[s + 2]!;
       }
+      const o = (y * width + xx) * 3;
+      out[o] = a0;
+      out[o + 1] = a1;
+      out[o + 2] = a2;
     }
   }
   return out;
@@ -204,16 +265,16 @@ export function applyPhotometric(
     throw new HpError('E_ARG', `applyPhotometric: hue out of range: expected [-0.5, 0.5], got ${params.hue}`);
   let img = x;
   for (const op of params.order) {
-    if (op === 0) img = blend(img, () => 0, params.brightness);
+    if (op === 0) img = blend(img, 0, params.brightness);
     else if (op === 1) {
       const g = grayscale(img);
       let mean = 0;
       for (let i = 0; i < g.length; i++) mean += g[i]!;
       const m = f32(mean / g.length);
-      img = blend(img, () => m, params.contrast);
+      img = blend(img, m, params.contrast);
     } else if (op === 2) {
       const g = grayscale(img);
-      img = blend(img, (p) => g[p]!, params.saturation);
+      img = blend(img, g, params.saturation);
     } else img = adjustHue(img, params.hue);
   }
   if (params.grayscale) {
