@@ -215,7 +215,9 @@ def main():
     with open(os.path.join(OUT, "confusion_update.json"), "w") as f:
         json.dump({"generator": "tools/golden/eval_make_hungarian.py", "numClasses": k, "extraClusters": e,
                    "pred": pred.tolist(), "gt": gt.tolist(), "counts": stats.reshape(-1).tolist(),
-                   "kept": int(mask.sum())}, f, separators=(",", ":"))
+                   "kept": int(mask.sum()),
+                   "unique": is_unique(stats.astype(np.float64), lsa_assignment(stats.astype(np.float64))[1]),
+                   "official": official_metrics(stats, k, e, True)}, f, separators=(",", ":"))
     for name in ("hungarian.json", "hungarian_171.json", "confusion_update.json"):
         print(name, os.path.getsize(os.path.join(OUT, name)), "bytes")
 

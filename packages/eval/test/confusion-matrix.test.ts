@@ -11,6 +11,8 @@ const golden = JSON.parse(
   gt: number[];
   counts: number[];
   kept: number;
+  unique: boolean;
+  official: { mIoU: number; accuracy: number; iou: (number | null)[] };
 };
 
 describe('createConfusionMatrix', () => {
@@ -37,6 +39,20 @@ describe('createConfusionMatrix', () => {
     expect(kept).toBe(golden.kept);
     expect(Array.from(m.counts)).toEqual(golden.counts);
     expect(m.total).toBe(golden.kept);
+  });
+
+  it('labels -> matrix -> metrics equals the official pipeline with 2 extra clusters (golden)', () => {
+    const m = createConfusionMatrix({ numClasses: golden.numClasses, extraClusters: golden.extraClusters });
+    m.update(golden.pred, golden.gt);
+    expect(golden.unique).toBe(true);
+    const r = computeMetrics(m, { matching: 'hungarian', extraClusterRule: 'official' });
+    expect(Math.abs(r.mIoU - golden.official.mIoU)).toBeLessThanOrEqual(1e-9);
+    expect(Math.abs(r.accuracy - golden.official.accuracy)).toBeLessThanOrEqual(1e-9);
+    const iou = [...r.perClassIoU, r.officialExtraRowIoU];
+    golden.official.iou.forEach((want, j) => {
+      if (want === null) expect(iou[j]).toBeNaN();
+      else expect(Math.abs(iou[j]! - want)).toBeLessThanOrEqual(1e-9);
+    });
   });
 
   it('drops label 255 and -1 and predictions in extra clusters (official rule)', () => {
