@@ -12,19 +12,24 @@ export interface BaselineResult {
   readonly iterations: number;
 }
 
-async function features(
-  backbone: Backbone,
-  images: Float32Array,
-  shape: readonly number[],
-): Promise<tf.Tensor4D> {
-  const input = tf.tensor4d(images, [shape[0]!, shape[1]!, shape[2]!, 3]);
-  try {
-    const out = await backbone.forward(input);
-    out.clsToken.dispose();
-    return out.patchTokens;
-  } finally {
-    input.dispose();
-  }
+/** Patch features `[B, h, w, C]` of normalised images. */
+export type FeatureFn = (images: Float32Array, shape: readonly number[]) => Promise<tf.Tensor4D>;
+
+/** The raw backbone tokens, or (with `head`) the head's code in eval mode. */
+export function featureFn(backbone: Backbone, head?: { forward(x: tf.Tensor4D): tf.Tensor4D }): FeatureFn {
+  return async (images, shape) => {
+    const input = tf.tensor4d(images, [shape[0]!, shape[1]!, shape[2]!, 3]);
+    try {
+      const out = await backbone.forward(input);
+      out.clsToken.dispose();
+      if (!head) return out.patchTokens;
+      const code = head.forward(out.patchTokens);
+      out.patchTokens.dispose();
+      return code;
+    } finally {
+      input.dispose();
+    }
+  };
 }
 
 /**
@@ -33,7 +38,7 @@ async function features(
  * to the pixels, nearest centroid, dataset-level Hungarian matching on the validation set.
  */
 export async function kmeansBaseline(
-  backbone: Backbone,
+  features: FeatureFn,
   trainSet: Dataset,
   valSet: Dataset,
   options: { resolution: number; fitImages: number; seed: number; keep: number; batchSize?: number },
@@ -48,7 +53,7 @@ export async function kmeansBaseline(
       Array.from({ length: n }, async (_, j) => trainView(await trainSet.get(start + j), options.resolution)),
     );
     const images = stackImages(items);
-    const feat = await features(backbone, images.data, images.shape);
+    const feat = await features(images.data, images.shape);
     C = feat.shape[3];
     rows.push(Float32Array.from(feat.dataSync()));
     feat.dispose();
@@ -70,7 +75,7 @@ export async function kmeansBaseline(
     const images = stackImages(items);
     const labels = stackLabels(items).data;
     const [B, H, W] = images.shape;
-    const feat = await features(backbone, images.data, images.shape);
+    const feat = await features(images.data, images.shape);
     const up = upsampleBilinear(feat, [H, W]); // [B, H, W, C]
     const pixels = up.dataSync() as Float32Array;
     feat.dispose();

@@ -144,8 +144,10 @@ export const evalCommand: Command = {
               }));
             const refinedC = await denseCrfBatch(inputs(predictions.clusterLogProbs, K));
             const refinedL = await denseCrfBatch(inputs(predictions.linearLogProbs, KL));
-            refinedC.forEach((r, b) => crfCluster.update(r.labels, labels.subarray(b * per, (b + 1) * per)));
-            refinedL.forEach((r, b) => crfLinear.update(r.labels, labels.subarray(b * per, (b + 1) * per)));
+            for (const [b, r] of refinedC.entries())
+              crfCluster.update(r.labels, labels.subarray(b * per, (b + 1) * per));
+            for (const [b, r] of refinedL.entries())
+              crfLinear.update(r.labels, labels.subarray(b * per, (b + 1) * per));
           }
           progress.tick(B);
         },

@@ -141,6 +141,7 @@ export const SEGMENT_SPEC: CommandSpec = {
       value: 'file',
       description: 'backbone weights (default: from the checkpoint)',
     },
+    'vit-heads': { type: 'string', value: 'n', description: 'attention heads of the ViT (default width/64)' },
     out: { type: 'string', value: 'dir', description: 'output folder' },
     probe: {
       type: 'string',
