@@ -56,9 +56,8 @@ interface Prepared {
   readonly s: tf.Tensor2D | null; // [N, D'] normalised (null when λ = 0)
   readonly sT: tf.Tensor2D | null; // [D', N]
   readonly cSp: tf.Tensor2D | null; // [1, N]
-  readonly keep: tf.Tensor2D | null; // [P, N] bool Bernoulli(ρ) draw, null when ρ = 1
-  readonly cols: tf.Tensor2D; // [1, N] int32 column index
-  readonly rows: tf.Tensor2D; // [P, 1] int32 row index inside a block
+  readonly keep: tf.Tensor2D | null; // [P, N] float 0/1 Bernoulli(ρ) draw, null when ρ = 1
+  readonly notEye: tf.Tensor2D; // [P, P] float, 0 on the diagonal
 }
 
 /** c[j] = max_q x_j · q over the pool, computed in row blocks of P (never an [N, Q] matrix at once). */
@@ -140,12 +139,12 @@ function prepare(inputs: HiddenPositiveLossInputs, batch: number, p: number, n: 
     }
     let keep: tf.Tensor2D | null = null;
     if (inputs.negativeMask !== undefined) {
-      keep = tf.notEqual(inputs.negativeMask, 0) as tf.Tensor2D;
+      keep = tf.cast(tf.notEqual(inputs.negativeMask, 0), 'float32') as tf.Tensor2D;
     } else {
       const rho = inputs.negativeKeepRatio ?? 1;
       if (rho < 1) {
         const u = tf.randomUniform([p, n], 0, 1, 'float32', inputs.seed ?? randomSeed());
-        keep = tf.less(u, rho) as tf.Tensor2D; // R[r, j] = 1[u < ρ]
+        keep = tf.cast(tf.less(u, rho), 'float32') as tf.Tensor2D; // R[r, j] = 1[u < ρ]
       }
     }
     return {
@@ -162,14 +161,13 @@ function prepare(inputs: HiddenPositiveLossInputs, batch: number, p: number, n: 
       sT: s === null ? null : tf.transpose(s),
       cSp,
       keep,
-      cols: tf.reshape(tf.range(0, n, 1, 'int32'), [1, n]) as tf.Tensor2D,
-      rows: tf.reshape(tf.range(0, p, 1, 'int32'), [p, 1]) as tf.Tensor2D,
+      notEye: tf.sub(1, tf.eye(p)) as tf.Tensor2D,
     };
   });
 }
 
 function disposePrepared(pr: Prepared): void {
-  for (const t of [pr.f, pr.fT, pr.cAg, pr.s, pr.sT, pr.cSp, pr.keep, pr.cols, pr.rows]) t?.dispose();
+  for (const t of [pr.f, pr.fT, pr.cAg, pr.s, pr.sT, pr.cSp, pr.keep, pr.notEye]) t?.dispose();
 }
 
 /**
@@ -177,22 +175,27 @@ function disposePrepared(pr: Prepared): void {
  * operations, so that only the matrices still needed stay alive (a single `tf.tidy` around a whole
  * block would keep every intermediate until the block ends).
  */
-function step<T extends tf.Tensor>(fn: () => T, ...inputs: (tf.Tensor | null)[]): T {
+function stage<T extends tf.Tensor>(fn: () => T, ...inputs: (tf.Tensor | null)[]): T {
   const out = tf.tidy(fn);
   for (const t of inputs) t?.dispose();
   return out;
 }
 
 /**
- * Symmetric positive mask of one block: `x_i·x_j > c_i OR x_i·x_j > c_j` ⇔ `x_i·x_j > min(c_i, c_j)`
- * (strict, as the official `Rpoint < cossim`). Self not yet excluded. `[P, N]` bool.
+ * Symmetric positive mask of one block as float 0/1, self not yet excluded:
+ * `x_i·x_j > c_i OR x_i·x_j > c_j` (strict, as the official `Rpoint < cossim`), computed as
+ * `step(max(sim − c_i, sim − c_j))`, which is exact in IEEE arithmetic (a − b > 0 ⇔ a > b). Written
+ * with arithmetic broadcasts and a unary step because wasm's comparison kernels are slow when they
+ * broadcast. `[P, N]`.
  */
 function positives(x: tf.Tensor2D, xT: tf.Tensor2D, c: tf.Tensor2D, b: number, p: number): tf.Tensor2D {
-  const sim = step(() => tf.matMul(tf.slice(x, [b * p, 0], [p, -1]), xT)); // [P, N]
-  return step(() => {
-    const cRow = tf.reshape(tf.slice(c, [0, b * p], [1, p]), [p, 1]); // [P, 1]
-    return tf.greater(sim, tf.minimum(cRow, c)) as tf.Tensor2D;
-  }, sim);
+  const sim = stage(() => tf.matMul(tf.slice(x, [b * p, 0], [p, -1]), xT)); // [P, N]
+  const overRow = stage(
+    () => tf.sub(sim, tf.reshape(tf.slice(c, [0, b * p], [1, p]), [p, 1])) as tf.Tensor2D,
+  );
+  const overCol = stage(() => tf.sub(sim, c) as tf.Tensor2D, sim);
+  const over = stage(() => tf.maximum(overRow, overCol) as tf.Tensor2D, overRow, overCol);
+  return stage(() => tf.step(over) as tf.Tensor2D, over);
 }
 
 /** Per-block constants shared by the GHP and LHP terms. */
@@ -207,25 +210,28 @@ interface BlockMasks {
 
 /** Masks of image block b, or null when no anchor of the image has a task-agnostic positive. */
 function blockMasks(pr: Prepared, b: number): BlockMasks | null {
-  const notSelf = step(() => tf.notEqual(pr.cols, tf.add(pr.rows, b * pr.p)) as tf.Tensor2D); // [P, N] bool
-  const agRaw = positives(pr.f, pr.fT, pr.cAg, b, pr.p);
-  const contrast = step(
-    () =>
-      tf.cast(
-        pr.keep === null ? notSelf : tf.logicalAnd(tf.logicalOr(agRaw, pr.keep), notSelf),
-        'float32',
-      ) as tf.Tensor2D,
+  const { p, n } = pr;
+  const notSelf = stage(() => {
+    const parts: tf.Tensor[] = [];
+    if (b > 0) parts.push(tf.ones([p, b * p]));
+    parts.push(pr.notEye);
+    if ((b + 1) * p < n) parts.push(tf.ones([p, n - (b + 1) * p]));
+    return (parts.length === 1 ? tf.clone(pr.notEye) : tf.concat(parts, 1)) as tf.Tensor2D;
+  }); // [P, N] float, 0 at (r, b·P + r)
+  const agRaw = positives(pr.f, pr.fT, pr.cAg, b, p);
+  const contrast = stage(() =>
+    pr.keep === null ? tf.clone(notSelf) : (tf.mul(tf.maximum(agRaw, pr.keep), notSelf) as tf.Tensor2D),
   ); // A = not-self AND (M_ag OR R)
-  const mAg = step(() => tf.cast(tf.logicalAnd(agRaw, notSelf), 'float32') as tf.Tensor2D, agRaw); // [P, N]
-  const valid = step(() => tf.cast(tf.greater(tf.sum(mAg, 1, true), 0), 'float32') as tf.Tensor2D); // [P, 1]
+  const mAg = stage(() => tf.mul(agRaw, notSelf) as tf.Tensor2D, agRaw); // [P, N]
+  const valid = stage(() => tf.step(tf.sum(mAg, 1, true)) as tf.Tensor2D); // [P, 1]
   let weight = mAg;
   if (pr.s !== null && pr.sT !== null && pr.cSp !== null) {
-    const spRaw = positives(pr.s, pr.sT, pr.cSp, b, pr.p);
-    const mSp = step(() => tf.cast(tf.logicalAnd(spRaw, notSelf), 'float32') as tf.Tensor2D, spRaw);
-    weight = step(() => tf.add(mAg, tf.mul(mSp, pr.lambda)) as tf.Tensor2D, mAg, mSp); // W = M_ag + λ M_sp
+    const spRaw = positives(pr.s, pr.sT, pr.cSp, b, p);
+    const mSp = stage(() => tf.mul(spRaw, notSelf) as tf.Tensor2D, spRaw);
+    weight = stage(() => tf.add(mAg, tf.mul(mSp, pr.lambda)) as tf.Tensor2D, mAg, mSp); // W = M_ag + λ M_sp
   }
   notSelf.dispose();
-  const count = step(() => tf.sum(weight, 1, true) as tf.Tensor2D); // n_i, [P, 1]
+  const count = stage(() => tf.sum(weight, 1, true) as tf.Tensor2D); // n_i, [P, 1]
   const validSum = tf.sum(valid);
   const numValid = validSum.dataSync()[0]!;
   validSum.dispose();
@@ -233,13 +239,13 @@ function blockMasks(pr: Prepared, b: number): BlockMasks | null {
     tf.dispose([contrast, valid, weight, count]);
     return null;
   }
-  const coef = step(() => {
+  const coef = stage(() => {
     const meanCount = tf.div(tf.sum(tf.mul(count, valid)), numValid); // mean_{k∈V} n_k
     const reweight = tf.div(count, meanCount); // w_i = n_i / mean n ("pnm")
     return tf.mul(tf.mul(reweight, valid), -pr.scale / numValid) as tf.Tensor2D; // [P, 1]
   }, valid);
   // n_i = 0 only on rows without any positive, whose coef is 0.
-  const wNorm = step(() => tf.div(weight, tf.maximum(count, 1e-30)) as tf.Tensor2D, weight, count);
+  const wNorm = stage(() => tf.div(weight, tf.maximum(count, 1e-30)) as tf.Tensor2D, weight, count);
   return { wNorm, contrast, coef };
 }
 
@@ -267,13 +273,13 @@ function contrastTerm(
   withGrad: boolean,
 ): TermResult {
   const invTau = 1 / pr.tau;
-  const shifted = step(() => {
+  const shifted = stage(() => {
     const logits = tf.matMul(tf.mul(tf.slice(x, [b * pr.p, 0], [pr.p, -1]), invTau), xT); // [P, N]
     return tf.sub(logits, tf.max(logits, 1, true)) as tf.Tensor2D; // ℓ − max ℓ (numerical only)
   });
-  const expA = step(() => tf.mul(tf.exp(shifted), masks.contrast) as tf.Tensor2D); // A ⊙ e^ℓ
-  const denom = step(() => tf.sum(expA, 1, true) as tf.Tensor2D); // [P, 1]
-  const loss = step(() => {
+  const expA = stage(() => tf.mul(tf.exp(shifted), masks.contrast) as tf.Tensor2D); // A ⊙ e^ℓ
+  const denom = stage(() => tf.sum(expA, 1, true) as tf.Tensor2D); // [P, 1]
+  const loss = stage(() => {
     const meanLogProb = tf.sub(tf.sum(tf.mul(masks.wNorm, shifted), 1, true), tf.log(denom)); // mlp_i
     return tf.sum(tf.mul(masks.coef, meanLogProb)) as tf.Scalar;
   }, shifted);
@@ -286,8 +292,8 @@ function contrastTerm(
     expA,
     denom,
   ); // dloss/dℓ / τ, [P, N]
-  const dRows = step(() => tf.matMul(g, x) as tf.Tensor2D); // [P, D]
-  const dColsT = step(() => tf.matMul(tf.slice(xT, [0, b * pr.p], [-1, pr.p]), g) as tf.Tensor2D, g); // [D, N]
+  const dRows = stage(() => tf.matMul(g, x) as tf.Tensor2D); // [P, D]
+  const dColsT = stage(() => tf.matMul(tf.slice(xT, [0, b * pr.p], [-1, pr.p]), g) as tf.Tensor2D, g); // [D, N]
   return { loss, dRows, dColsT };
 }
 

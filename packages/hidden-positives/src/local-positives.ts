@@ -1,7 +1,5 @@
 import { assertNumber, describeValue, HpError } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
-// mixLocalPositives is differentiated by TF.js autodiff; tfjs-core alone registers no gradients.
-import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { type GridSize, parseGrid } from './grid.js';
 
 /**
@@ -166,21 +164,72 @@ export function mixLocalPositives(
       `${fn}: code does not match weights: expected ${batch} images of ${p} patches (weights [${weights.shape.join(', ')}]), got code [${code.shape.join(', ')}]${code.rank === 2 ? ` with grid ${h}×${w}` : ''}`,
     );
   }
+  const shape = code.shape;
+  // Explicit gradient, so the mix works without tfjs-core's registered gradients (which plain Node
+  // ESM cannot import): d code[j] = Σ_k (weights_k ⊙ dy)[j − offset_k], the same window shifted back.
+  const mix = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [c, wts] = args as [tf.Tensor, tf.Tensor];
+    const w4 = tf.reshape(wts, [batch, h, w, 9]); // [B, h, w, 9]
+    const value = shiftSum(tf.reshape(c, [batch, h, w, d]), w4, 1, batch, h, w, d);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor) => [
+        tf.reshape(shiftSumTransposed(dy, w4, batch, h, w, d), shape),
+        tf.zerosLike(wts),
+      ],
+    };
+  });
+  return mix(code, weights) as tf.Tensor4D;
+}
+
+/** Σ_k weights_k ⊙ x[i + sign·offset_k] over the 3×3 window; zero outside the image. `[B, h, w, D]`. */
+function shiftSum(
+  x: tf.Tensor,
+  w4: tf.Tensor,
+  sign: 1,
+  batch: number,
+  h: number,
+  w: number,
+  d: number,
+): tf.Tensor4D {
   return tf.tidy(() => {
-    const c4 = tf.reshape(code, [batch, h, w, d]); // [B, h, w, D]
-    const padded = tf.pad(c4, [
+    const padded = tf.pad(x, [
       [0, 0],
       [1, 1],
       [1, 1],
       [0, 0],
     ]); // [B, h+2, w+2, D]
-    const w4 = tf.reshape(weights, [batch, h, w, 9]); // [B, h, w, 9]
     let acc: tf.Tensor | null = null;
     LOCAL_WINDOW_OFFSETS.forEach(([di, dj], k) => {
-      const shifted = tf.slice(padded, [0, 1 + di, 1 + dj, 0], [batch, h, w, d]); // [B, h, w, D]
-      const wk = tf.slice(w4, [0, 0, 0, k], [batch, h, w, 1]); // [B, h, w, 1]
-      const term = tf.mul(shifted, wk);
+      const shifted = tf.slice(padded, [0, 1 + sign * di, 1 + sign * dj, 0], [batch, h, w, d]); // [B, h, w, D]
+      const term = tf.mul(shifted, tf.slice(w4, [0, 0, 0, k], [batch, h, w, 1]));
       acc = acc === null ? term : tf.add(acc, term);
+    });
+    return acc as unknown as tf.Tensor4D;
+  });
+}
+
+/** Adjoint of `shiftSum`: grad[j] = Σ_k (weights_k ⊙ dy)[j − offset_k]. `[B, h, w, D]`. */
+function shiftSumTransposed(
+  dy: tf.Tensor,
+  w4: tf.Tensor,
+  batch: number,
+  h: number,
+  w: number,
+  d: number,
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const g = tf.reshape(dy, [batch, h, w, d]);
+    let acc: tf.Tensor | null = null;
+    LOCAL_WINDOW_OFFSETS.forEach(([di, dj], k) => {
+      const term = tf.pad(tf.mul(g, tf.slice(w4, [0, 0, 0, k], [batch, h, w, 1])), [
+        [0, 0],
+        [1, 1],
+        [1, 1],
+        [0, 0],
+      ]); // [B, h+2, w+2, D]
+      const shifted = tf.slice(term, [0, 1 - di, 1 - dj, 0], [batch, h, w, d]);
+      acc = acc === null ? shifted : tf.add(acc, shifted);
     });
     return acc as unknown as tf.Tensor4D;
   });

@@ -92,13 +92,16 @@ describe('local positives: structure', () => {
       [1, 9, 9],
     );
     const code = tf.randomNormal([1, g, g, 2], 0, 1, 'float32', 1);
-    // Loss = sum of the mixed centre token: d/dcode[j] = weight of j in the centre's window.
-    const grad = tf.grad((c: tf.Tensor) =>
-      tf.sum(tf.slice(mixLocalPositives(c, weights), [0, 1, 1, 0], [1, 1, 1, 2])),
-    )(code);
+    // dy = 1 on the mixed centre token: d/dcode[j] = weight of j in the centre's window.
+    const dy = tf.tensor4d(
+      Array.from({ length: g * g * 2 }, (_, k) => (Math.floor(k / 2) === 4 ? 1 : 0)),
+      [1, g, g, 2],
+    );
+    const grad = tf.grad((c: tf.Tensor) => mixLocalPositives(c, weights))(code, dy);
     expect(Array.from(tf.slice(grad, [0, 0, 0, 0], [1, 3, 3, 1]).dataSync())).toEqual([
       1, 2, 3, 4, 5, 6, 7, 8, 9,
     ]);
+    dy.dispose();
     tf.dispose([weights, code, grad]);
   });
 
@@ -113,6 +116,23 @@ describe('local positives: structure', () => {
     );
     expect(w.shape).toEqual([b, p, 9]);
     attn.dispose();
+  });
+
+  it('the gradient is the exact adjoint of the mix: <mix(c), dy> = <c, grad(dy)> (random, grid 5×4)', () => {
+    const [b, h, w, d] = [2, 5, 4, 3];
+    const weights = tf.randomUniform([b, h * w, 9], 0, 1, 'float32', 4);
+    const code = tf.randomNormal([b * h * w, d], 0, 1, 'float32', 5);
+    const dy = tf.randomNormal([b, h, w, d], 0, 1, 'float32', 6);
+    const mixed = mixLocalPositives(code, weights, { gridSize: [h, w] });
+    const grad = tf.grad((c: tf.Tensor) => mixLocalPositives(c, weights, { gridSize: [h, w] }))(code, dy);
+    expect(grad.shape).toEqual([b * h * w, d]);
+    const dot = (x: tf.Tensor, y: tf.Tensor) => {
+      const a = Array.from(x.dataSync());
+      const bb = y.dataSync();
+      return a.reduce((s, v, i) => s + v * bb[i]!, 0);
+    };
+    expect(dot(mixed, dy)).toBeCloseTo(dot(code, grad), 4);
+    tf.dispose([weights, code, dy, mixed, grad]);
   });
 
   it('leaks no tensors (mix)', () => {
