@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { HpError } from '@hpseg/core';
 import { type FileEntry, fileDataset } from './file-dataset.js';
 import { fiveCropDataset } from './five-crop-dataset.js';
-import { checkSplit, isNonEmptyFile, readListFile, requireDir } from './fs-utils.js';
+import { checkSplit, missingFileProblems, readListFile, requireDir } from './fs-utils.js';
 import { buildLookup } from './label-map.js';
 import { COCO_FINE_TO_COARSE, COCO27_CLASS_NAMES } from './label-maps/coco.js';
 import type { VerifiableDataset, VerifyProblem } from './verify-types.js';
@@ -64,25 +64,7 @@ export async function cocoStuff27(options: CocoStuffOptions): Promise<Verifiable
     image: join(root, 'images', dir, `${id}.jpg`),
     label: join(root, 'annotations', dir, `${id}.png`),
   }));
-  const layoutProblems: VerifyProblem[] = [];
-  if (!options.skipFileCheck) {
-    for (const e of entries) {
-      if (!(await isNonEmptyFile(e.image)))
-        layoutProblems.push({
-          kind: 'missing',
-          id: e.id,
-          path: e.image,
-          message: `image missing for listed id ${e.id}`,
-        });
-      if (!(await isNonEmptyFile(e.label!)))
-        layoutProblems.push({
-          kind: 'missing',
-          id: e.id,
-          path: e.label,
-          message: `label missing for listed id ${e.id}`,
-        });
-    }
-  }
+  const layoutProblems: VerifyProblem[] = options.skipFileCheck ? [] : await missingFileProblems(entries);
   return fileDataset({
     name: `cocostuff27-${split}`,
     root,

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { HpError } from '@hpseg/core';
 import { type FileEntry, fileDataset } from './file-dataset.js';
-import { checkSplit, isNonEmptyFile, readListFile, requireDir } from './fs-utils.js';
+import { checkSplit, missingFileProblems, readListFile, requireDir } from './fs-utils.js';
 import type { RawLabel, RgbImage } from './image-io.js';
 import { readBytes } from './image-io.js';
 import { buildLookup } from './label-map.js';
@@ -106,23 +106,7 @@ export async function potsdam3(options: PotsdamOptions): Promise<VerifiableDatas
     image: join(root, 'imgs', `${id}.mat`),
     label: join(root, 'gt', `${id}.mat`),
   }));
-  const layoutProblems: VerifyProblem[] = [];
-  for (const e of entries) {
-    if (!(await isNonEmptyFile(e.image)))
-      layoutProblems.push({
-        kind: 'missing',
-        id: e.id,
-        path: e.image,
-        message: `image missing for listed id ${e.id}`,
-      });
-    if (!(await isNonEmptyFile(e.label!)))
-      layoutProblems.push({
-        kind: 'missing',
-        id: e.id,
-        path: e.label,
-        message: `label missing for listed id ${e.id}`,
-      });
-  }
+  const layoutProblems: VerifyProblem[] = await missingFileProblems(entries);
   const fine = labels === 'fine';
   return fileDataset({
     name: `${fine ? 'potsdam6' : 'potsdam3'}-${split}`,
