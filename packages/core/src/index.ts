@@ -21,7 +21,7 @@ export {
 } from './checkpoint/safetensors.js';
 export type { ToStateDictOptions } from './checkpoint/state-dict.js';
 export { toStateDict } from './checkpoint/state-dict.js';
-export { PTH_ALLOWED_GLOBALS } from './checkpoint/torch-unpickle.js';
+export { PTH_ALLOWED_GLOBALS } from './checkpoint/torch-globals.js';
 export type { ZipArchive, ZipEntry } from './checkpoint/zip.js';
 export { readZip } from './checkpoint/zip.js';
 export type { DownloadOptions, DownloadProgress, DownloadResult } from './download.js';

@@ -162,6 +162,15 @@ describe('readPth: hostile and broken files', () => {
     expect(e.message).toContain('_use_new_zipfile_serialization=True');
   });
 
+  it('recognises the legacy tar format (torch < 0.4) by its ustar header', async () => {
+    const tar = new Uint8Array(1024);
+    tar.set(new TextEncoder().encode('sys_info'), 0);
+    tar.set(new TextEncoder().encode('ustar'), 257);
+    const e = await codeOf(() => readPth(tar));
+    expect(e.code).toBe('E_FORMAT');
+    expect(e.message).toContain('legacy PyTorch checkpoint format (tar');
+  });
+
   it('refuses wrong magic', async () => {
     const e = await codeOf(() => readPth(new TextEncoder().encode('hello, not a checkpoint')));
     expect(e.code).toBe('E_FORMAT');
