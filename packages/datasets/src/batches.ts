@@ -1,6 +1,6 @@
 import { HpError, isHpError } from '@hpseg/core';
 import type { Dataset, DatasetItem } from './item.js';
-import { seededPermutation } from './rng.js';
+import { createRng, type Rng, seededPermutation } from './rng.js';
 import { imagenetNormalize } from './transforms.js';
 
 export interface BatchOptions {
@@ -14,8 +14,12 @@ export interface BatchOptions {
   epoch?: number;
   /** Drop the last incomplete batch (the official training loader does). Default false. */
   dropLast?: boolean;
-  /** Applied to every decoded item (e.g. `trainView`); may be async. `index` is the dataset index. */
-  transform?: (item: DatasetItem, index: number) => DatasetItem | Promise<DatasetItem>;
+  /**
+   * Applied to every decoded item (e.g. `trainView`); may be async. `index` is the dataset index;
+   * `rng` is seeded from `(seed, epoch, index)`, so random augmentations do not depend on decoding
+   * order or concurrency.
+   */
+  transform?: (item: DatasetItem, index: number, rng: Rng) => DatasetItem | Promise<DatasetItem>;
   /** How many items are decoded ahead, in parallel. Default 4. */
   concurrency?: number;
   /** What to do when an item cannot be read (corrupt or missing file). Default 'error'. */
@@ -36,6 +40,14 @@ export interface BatchStream extends AsyncIterable<Batch> {
   readonly skipped: number;
   /** Dataset indices of the skipped items. */
   readonly skippedIndices: readonly number[];
+}
+
+/** The generator handed to `transform` for one item: a hash of `(seed, epoch, index)`. */
+export function itemRng(seed: number, epoch: number, index: number): Rng {
+  let h = Math.imul(seed ^ 0x27d4eb2f, 0x165667b1);
+  h = Math.imul(h ^ (epoch + 0x9e3779b9), 0x85ebca6b);
+  h = Math.imul(h ^ (index + 0x7f4a7c15), 0xc2b2ae35);
+  return createRng((h ^ (h >>> 16)) >>> 0);
 }
 
 /** Error codes that mean "this one item is unreadable" (skippable), as opposed to programming errors. */
@@ -83,7 +95,7 @@ export function iterateBatches(dataset: Dataset, options: BatchOptions): BatchSt
 
   const load = async (index: number): Promise<DatasetItem> => {
     const item = await dataset.get(index);
-    return transform ? transform(item, index) : item;
+    return transform ? transform(item, index, itemRng(seed, epoch, index)) : item;
   };
 
   async function* run(): AsyncGenerator<Batch> {

@@ -1,5 +1,5 @@
 export type { Batch, BatchOptions, BatchStream } from './batches.js';
-export { iterateBatches, stackImages, stackLabels } from './batches.js';
+export { itemRng, iterateBatches, stackImages, stackLabels } from './batches.js';
 export type { CityscapesOptions } from './cityscapes.js';
 export { CITYSCAPES_LAYOUT, CITYSCAPES_LOOKUP, CITYSCAPES_SIZES, cityscapes27 } from './cityscapes.js';
 export type { CocoStuffOptions } from './coco-stuff.js';

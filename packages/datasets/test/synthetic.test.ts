@@ -118,6 +118,32 @@ describe('iterateBatches', () => {
     expect(maxInFlight).toBeGreaterThan(1);
   });
 
+  it('hands the transform an rng seeded by (seed, epoch, index), independent of concurrency', async () => {
+    const ds = syntheticDataset({ length: 6, size: 8 });
+    const draws = async (concurrency: number, epoch: number) => {
+      const out = new Map<number, number>();
+      const stream = iterateBatches(ds, {
+        batchSize: 2,
+        shuffle: true,
+        seed: 3,
+        epoch,
+        concurrency,
+        transform: (item, index, rng) => {
+          out.set(index, rng.next());
+          return item;
+        },
+      });
+      for await (const _ of stream) {
+        // consume
+      }
+      return [...out.entries()].sort((a, b) => a[0] - b[0]);
+    };
+    const a = await draws(1, 0);
+    expect(await draws(4, 0)).toEqual(a);
+    expect(await draws(1, 1)).not.toEqual(a);
+    expect(new Set(a.map(([, v]) => v)).size).toBe(6);
+  });
+
   it('applies the transform and stacks batches', async () => {
     const ds = syntheticDataset({ length: 3, size: 40 });
     const batches: Batch[] = [];
