@@ -287,7 +287,7 @@ function contrastTerm(
     tf.dispose([expA, denom]);
     return { loss, dRows: null, dColsT: null };
   }
-  const g = step(
+  const g = stage(
     () => tf.mul(tf.sub(masks.wNorm, tf.div(expA, denom)), tf.mul(masks.coef, invTau)) as tf.Tensor2D,
     expA,
     denom,
