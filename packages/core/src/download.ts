@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { dirname } from 'node:path';
 import { HpError } from './errors.js';
+import { writeFileAtomic } from './fs.js';
 
 export interface DownloadProgress {
   /** Bytes in the `.part` file so far (including bytes of an earlier, resumed attempt). */
@@ -47,6 +48,34 @@ const MAX_REDIRECTS = 10;
 
 /** An attempt failure worth retrying (dropped connection, timeout, 5xx). */
 class RetryableError extends Error {}
+
+/**
+ * Sidecar `<dest>.part.json`: which URL the `.part` came from and its validator (strong ETag or
+ * Last-Modified), sent as `If-Range` on resume so a file changed on the server restarts from zero
+ * instead of being spliced onto old bytes.
+ */
+interface PartMeta {
+  url: string;
+  validator?: string;
+}
+
+const metaPathOf = (part: string): string => `${part}.json`;
+
+async function readMeta(part: string): Promise<PartMeta | undefined> {
+  try {
+    const meta = JSON.parse(await readFile(metaPathOf(part), 'utf8')) as PartMeta;
+    return typeof meta?.url === 'string' ? meta : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function removePart(part: string): Promise<void> {
+  await io(`delete ${part}`, async () => {
+    await rm(part, { force: true });
+    await rm(metaPathOf(part), { force: true });
+  });
+}
 
 async function fileSize(path: string): Promise<number | undefined> {
   try {
@@ -144,14 +173,19 @@ async function attempt(
   report: (n: number, total?: number) => void,
 ): Promise<AttemptResult> {
   let start = (await fileSize(part)) ?? 0;
-  if (options.size !== undefined && start > options.size) {
-    await io(`delete ${part}`, () => rm(part, { force: true }));
+  const meta = start > 0 ? await readMeta(part) : undefined;
+  if (
+    (options.size !== undefined && start > options.size) ||
+    (meta !== undefined && meta.url !== options.url)
+  ) {
+    await removePart(part);
     start = 0;
   }
   if (options.size !== undefined && start === options.size && start > 0)
     return { complete: true, resumed: true };
   const headers: Record<string, string> = { 'user-agent': 'hpseg' };
   if (start > 0) headers.range = `bytes=${start}-`;
+  if (start > 0 && meta?.validator !== undefined) headers['if-range'] = meta.validator;
   const { res, url, timedOut } = await openResponse(new URL(options.url), headers, options);
   const status = res.statusCode ?? 0;
   const contentLength =
@@ -160,7 +194,7 @@ async function attempt(
   if (status === 416 && start > 0) {
     res.resume();
     if (range.total === start) return { complete: true, resumed: true };
-    await rm(part, { force: true }); // the partial file does not belong to this resource
+    await removePart(part); // the partial file does not belong to this resource
     throw new RetryableError(`server refused the range bytes=${start}- (416)`);
   }
   if (status >= 500) {
@@ -179,7 +213,7 @@ async function attempt(
   }
   if (status === 206 && range.start !== start) {
     res.resume();
-    await rm(part, { force: true });
+    await removePart(part);
     throw new RetryableError(
       `server answered a different range (${res.headers['content-range']}) to bytes=${start}-`,
     );
@@ -190,6 +224,13 @@ async function attempt(
   const expectedBody = contentLength;
   let handle: Awaited<ReturnType<typeof open>>;
   try {
+    if (offset === 0) {
+      const etag = res.headers.etag;
+      const validator = etag !== undefined && !etag.startsWith('W/') ? etag : res.headers['last-modified'];
+      const fresh: PartMeta =
+        validator === undefined ? { url: options.url } : { url: options.url, validator };
+      await writeFileAtomic(metaPathOf(part), JSON.stringify(fresh));
+    }
     handle = await io(`open ${part}`, () => open(part, offset > 0 ? 'a' : 'w'));
   } catch (error) {
     res.destroy();
@@ -333,7 +374,7 @@ export async function downloadFile(options: DownloadOptions): Promise<DownloadRe
     });
   }
   const mismatch = async (what: string, expected: string, got: string): Promise<never> => {
-    await rm(part, { force: true });
+    await removePart(part);
     throw new HpError(
       'E_DOWNLOAD',
       `${FN}: ${what} of ${options.url} does not match: expected ${expected}, got ${got}. The partial file was deleted; check the URL or the expected value`,
@@ -348,6 +389,7 @@ export async function downloadFile(options: DownloadOptions): Promise<DownloadRe
   if (expectedSha !== undefined && sha !== expectedSha) await mismatch('SHA-256', expectedSha, sha);
   try {
     await rename(part, dest);
+    await rm(metaPathOf(part), { force: true });
   } catch (error) {
     throw new HpError(
       'E_IO',

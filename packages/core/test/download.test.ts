@@ -69,6 +69,18 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
     serveRange(req, res, bad);
     return;
   }
+  if (path === '/etag.bin') {
+    // ETag "v2"; honours If-Range: a stale validator gets the whole file with 200
+    const ifRange = req.headers['if-range'];
+    if (ifRange !== undefined && ifRange !== '"v2"') {
+      res.writeHead(200, { 'content-length': CONTENT.length, etag: '"v2"' });
+      res.end(CONTENT);
+      return;
+    }
+    res.setHeader('etag', '"v2"');
+    serveRange(req, res, CONTENT);
+    return;
+  }
   if (path === '/redirect') {
     res.writeHead(302, { location: '/file.bin' }).end();
     return;
@@ -277,4 +289,52 @@ describe('downloadFile (local HTTP server on 127.0.0.1)', () => {
     const e = await rejection(downloadFile({ url: `${base}/file.bin`, dest: tmp() }));
     expect(e.code).toBe('E_ARG');
   });
+
+  it('records the ETag next to the .part and resumes with If-Range', async () => {
+    const dest = join(tmp(), 'w.bin');
+    dropsLeft = 0;
+    writeFileSync(`${dest}.part`, CONTENT.subarray(0, 70_000));
+    writeFileSync(`${dest}.part.json`, JSON.stringify({ url: `${base}/etag.bin`, validator: '"v2"' }));
+    const r = await downloadFile({ url: `${base}/etag.bin`, dest });
+    expect(r.resumed).toBe(true);
+    expect(seen).toEqual([{ path: '/etag.bin', range: 'bytes=70000-' }]);
+    expect(readFileSync(dest).equals(CONTENT)).toBe(true);
+    expect(existsSync(`${dest}.part.json`)).toBe(false);
+  });
+
+  it('restarts (no splicing) when the file changed on the server since the .part was written', async () => {
+    const dest = join(tmp(), 'w.bin');
+    writeFileSync(`${dest}.part`, randomBytes(70_000)); // bytes of an older version
+    writeFileSync(`${dest}.part.json`, JSON.stringify({ url: `${base}/etag.bin`, validator: '"v1"' }));
+    const r = await downloadFile({ url: `${base}/etag.bin`, dest }); // no checksum to catch it later
+    expect(r.resumed).toBe(false);
+    expect(readFileSync(dest).equals(CONTENT)).toBe(true);
+  });
+
+  it('restarts when the .part came from another URL', async () => {
+    const dest = join(tmp(), 'w.bin');
+    writeFileSync(`${dest}.part`, randomBytes(70_000));
+    writeFileSync(`${dest}.part.json`, JSON.stringify({ url: `${base}/other.bin` }));
+    await downloadFile({ url: `${base}/file.bin`, dest });
+    expect(seen).toEqual([{ path: '/file.bin', range: undefined }]);
+    expect(readFileSync(dest).equals(CONTENT)).toBe(true);
+  });
+
+  it('writes the validator of a fresh download for a later resume', async () => {
+    dropsLeft = 1;
+    const dest = join(tmp(), 'w.bin');
+    await rejection(downloadFile({ url: `${base}/drop.bin`, dest, retries: 0 }));
+    expect(JSON.parse(readFileSync(`${dest}.part.json`, 'utf8'))).toEqual({ url: `${base}/drop.bin` });
+    const dest2 = join(tmp(), 'w.bin');
+    await downloadFile({
+      url: `${base}/etag.bin`,
+      dest: dest2,
+      onProgress: () => {
+        if (existsSync(`${dest2}.part.json`)) metaSeen = readFileSync(`${dest2}.part.json`, 'utf8');
+      },
+    });
+    expect(JSON.parse(metaSeen)).toEqual({ url: `${base}/etag.bin`, validator: '"v2"' });
+  });
 });
+
+let metaSeen = '';
