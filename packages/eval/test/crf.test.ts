@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { PermutohedralLattice } from '../src/crf/lattice.js';
-import { buildLatticeKernel, jsMessagePasser, wasmMessagePasser } from '../src/crf/message-passing.js';
+import { meanField, unaryFromScores } from '../src/crf/mean-field.js';
+import { buildLatticeKernel, jsMessagePasser } from '../src/crf/message-passing.js';
 import { denseCrfValidated } from '../src/crf/solve.js';
 import { validateCrfInput } from '../src/crf/validate.js';
 import { latticeKernelsWasm } from '../src/crf/wasm-lattice-kernels.js';
+import { wasmMeanField } from '../src/crf/wasm-mean-field.js';
 import { wasmApi } from '../src/crf/wasm-types.js';
 import { DEFAULT_CRF_PARAMS, denseCrf, denseCrfExact } from '../src/index.js';
 import { agreement, maxAbsDiff, randomCase, rng } from './fixtures/crf-helpers.js';
@@ -64,8 +66,8 @@ describe('permutohedral lattice', () => {
     expect(out[centre + 3]! / out[centre + 3 * side]!).toBeCloseTo(1, 0);
   });
 
-  it('the WebAssembly SIMD module validates and matches the JavaScript loops', () => {
-    expect(wasmApi()!.validate(latticeKernelsWasm())).toBe(true);
+  it('the WebAssembly SIMD mean field (K = 6, padded to 8) matches the JavaScript loop', () => {
+    for (const stride of [16, 32, 112]) expect(wasmApi()!.validate(latticeKernelsWasm(stride))).toBe(true);
     const c = randomCase(20, 17, 6, 11); // K = 6 exercises channel padding to 8
     const v = validateCrfInput('test', c);
     const n = 20 * 17;
@@ -81,11 +83,12 @@ describe('permutohedral lattice', () => {
         3,
       ),
     ];
-    const a = new Float32Array(n * 6);
-    const b = new Float32Array(n * 6);
-    wasmMessagePasser(kernels, n, 6)!(q, a);
-    jsMessagePasser(kernels, n, 6)(q, b);
-    expect(maxAbsDiff(a, b)).toBeLessThan(WASM_VS_JS_Q);
+    const unary = unaryFromScores(q, n, 6, 'probabilities', 1e-5);
+    for (const iterations of [0, 1, 5]) {
+      const a = wasmMeanField(unary, n, 6, kernels, iterations)!;
+      const b = meanField(unary, n, 6, jsMessagePasser(kernels, n, 6), iterations);
+      expect(maxAbsDiff(a, b)).toBeLessThan(WASM_VS_JS_Q);
+    }
     expect(
       maxAbsDiff(denseCrfValidated(v, 'auto').probabilities, denseCrfValidated(v, 'js').probabilities),
     ).toBeLessThan(WASM_VS_JS_Q);

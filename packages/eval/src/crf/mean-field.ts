@@ -20,17 +20,17 @@ export function unaryFromScores(
   clip: number,
 ): Float32Array {
   const unary = new Float32Array(n * k);
+  const cap = -Math.log(clip);
   for (let i = 0; i < n; i++) {
     const base = i * k;
     if (input === 'logits') {
+      // −log softmax(s)_l = logsumexp(s) − s_l, capped at −log(clip): one log per pixel.
       let max = Number.NEGATIVE_INFINITY;
       for (let l = 0; l < k; l++) max = Math.max(max, scores[base + l]!);
       let sum = 0;
       for (let l = 0; l < k; l++) sum += Math.exp(scores[base + l]! - max);
-      for (let l = 0; l < k; l++) {
-        const p = Math.exp(scores[base + l]! - max) / sum;
-        unary[base + l] = -Math.log(Math.min(1, Math.max(clip, p)));
-      }
+      const lse = max + Math.log(sum);
+      for (let l = 0; l < k; l++) unary[base + l] = Math.min(cap, lse - scores[base + l]!);
     } else {
       for (let l = 0; l < k; l++) unary[base + l] = -Math.log(Math.min(1, Math.max(clip, scores[base + l]!)));
     }

@@ -1,17 +1,13 @@
 import { bilateralFeatures, positionFeatures } from './features.js';
 import { argmaxRows, meanField, unaryFromScores } from './mean-field.js';
-import {
-  buildLatticeKernel,
-  jsMessagePasser,
-  type LatticeKernel,
-  wasmMessagePasser,
-} from './message-passing.js';
+import { buildLatticeKernel, jsMessagePasser, type LatticeKernel } from './message-passing.js';
 import type { DenseCrfResult } from './types.js';
 import type { ValidCrfInput } from './validate.js';
+import { wasmMeanField } from './wasm-mean-field.js';
 
 // No @hpseg/core import here or below: the worker loads this file without workspace resolution.
 
-/** Which inner loops run the lattice filter: WebAssembly SIMD when available (default) or JavaScript. */
+/** Where the mean-field loop runs: WebAssembly SIMD when available (default) or plain JavaScript. */
 export type CrfEngine = 'auto' | 'js';
 
 /** Lattice solver on an already validated input (used by the worker too). */
@@ -29,11 +25,16 @@ export function denseCrfValidated(v: ValidCrfInput, engine: CrfEngine = 'auto'):
     const f = bilateralFeatures(v.image, v.height, v.width, params.bilateral);
     kernels.push(buildLatticeKernel(f, n, 5, params.bilateral.weight));
   }
-  const pass =
-    kernels.length === 0
-      ? undefined
-      : ((engine === 'auto' ? wasmMessagePasser(kernels, n, k) : undefined) ??
-        jsMessagePasser(kernels, n, k));
-  const probabilities = meanField(unary, n, k, pass, params.iterations);
+  const probabilities =
+    (kernels.length > 0 && engine === 'auto'
+      ? wasmMeanField(unary, n, k, kernels, params.iterations)
+      : undefined) ??
+    meanField(
+      unary,
+      n,
+      k,
+      kernels.length > 0 ? jsMessagePasser(kernels, n, k) : undefined,
+      params.iterations,
+    );
   return { probabilities, labels: argmaxRows(probabilities, n, k) };
 }
