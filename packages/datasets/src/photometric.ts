@@ -110,7 +110,7 @@ function adjustHue(x: Float32Array, shift: number): Float32Array {
     const hb = maxc !== g && maxc !== r ? f32(f32(4 + gc) - rc) : 0;
     let h = f32(f32(hr + hg) + hb);
     h = f32(f32(h / 6) + 1);
-    h = f32(h % 1); // torch.fmod
+    h = f32(h - Math.trunc(h)); // torch.fmod(h, 1); h > 0 here (h/6 + 1 with h in [-1, 5]), exact
     // (h + shift) % 1.0 — torch.remainder
     h = f32(h + f32(shift));
     h = f32(h - Math.floor(h));
