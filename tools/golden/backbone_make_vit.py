@@ -194,10 +194,44 @@ def write_posembed():
         json.dump({"script": "tools/golden/backbone_make_vit.py", "torch": torch.__version__, "cases": cases}, f)
 
 
+def write_container_checkpoints():
+    """A DINO training checkpoint and an HP checkpoint around one micro ViT, plus its features at 8x12."""
+    import argparse
+    m = make_model(3, 16, 1, 2, 4, 2)
+    sd = m.state_dict()
+    head = {"head.mlp.0.weight": torch.randn(8, 16), "head.last_layer.weight_g": torch.ones(4, 1)}
+    dino = {
+        "student": {**{"module.backbone." + k: v.clone() + 1.0 for k, v in sd.items()},
+                    **{"module." + k: v for k, v in head.items()}},
+        "teacher": {**{"backbone." + k: v for k, v in sd.items()}, **head},
+        "epoch": 3,
+        "args": argparse.Namespace(arch="vit_tiny", patch_size=4),
+    }
+    torch.save(dino, os.path.join(OUT, "dino_train_ckpt.pth"))
+    hp = {
+        "epoch": 0, "iter": 0, "best": 0.0,
+        "net_model_state_dict": {**{"model." + k: v for k, v in sd.items()},
+                                 "cluster1.0.weight": torch.randn(4, 16, 1, 1), "cluster1.0.bias": torch.zeros(4),
+                                 "ema_model1.0.weight": torch.randn(4, 16, 1, 1)},
+        "linear_model_state_dict": {"weight": torch.randn(3, 4, 1, 1), "bias": torch.zeros(3)},
+        "cluster_model_state_dict": {"clusters": torch.randn(3, 4)},
+        "net_optimizer_state_dict": None,
+    }
+    torch.save(hp, os.path.join(OUT, "hp_ckpt.pth"))
+    img = golden_image(1, 8, 12, 77)
+    with torch.no_grad():
+        feat, logits = m(torch.from_numpy(img).permute(0, 3, 1, 2).contiguous())
+    with open(os.path.join(OUT, "container_ckpt.json"), "w") as f:
+        json.dump({"script": "tools/golden/backbone_make_vit.py", "H": 8, "W": 12, "imageOffset": 77,
+                   "config": {"embedDim": 16, "depth": 1, "numHeads": 2, "patchSize": 4, "trainedGrid": 2, "mlpRatio": 4},
+                   "patchTokens": feat[:, 1:, :].reshape(-1).tolist(), "clsToken": feat[:, 0, :].reshape(-1).tolist()}, f)
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     write_model("vit_p8", 1, 32, 2, 4, 8, 4, [(32, 32), (48, 48), (40, 56)])
     write_model("vit_p16", 2, 24, 2, 3, 16, 3, [(48, 48), (64, 64), (48, 80)])
     write_posembed()
+    write_container_checkpoints()
     for f in sorted(os.listdir(OUT)):
         print(f, os.path.getsize(os.path.join(OUT, f)))

@@ -55,7 +55,8 @@ export async function readBackboneFile(
   format: BackboneKeyFormat | 'auto' = 'auto',
 ): Promise<StateDict> {
   if (/\.safetensors$/i.test(path)) return (await loadSafetensorsFile(path)).tensors;
-  return stateDictFromPth(await loadPthFile(path), format);
+  // DINO training checkpoints pickle their `args` (argparse.Namespace): read as inert data, never executed.
+  return stateDictFromPth(await loadPthFile(path, { allowGlobals: ['argparse.Namespace'] }), format);
 }
 
 /**
