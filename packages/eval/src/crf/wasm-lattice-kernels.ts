@@ -59,8 +59,6 @@ const geU = [0x4f];
 const f32Mul = [0x94];
 const i32Load = [0x28, 2, 0];
 const f32Load = [0x2a, 2, 0];
-const v128Load = [0xfd, 0x00, 4, 0];
-const v128Store = [0xfd, 0x0b, 4, 0];
 const v128LoadAt = (offset: number) => [0xfd, 0x00, 4, ...uleb(offset)];
 const v128StoreAt = (offset: number) => [0xfd, 0x0b, 4, ...uleb(offset)];
 const f32x4Splat = [0xfd, 0x13];
