@@ -26,6 +26,8 @@ export { COCO_FINE_TO_COARSE, COCO27_CLASS_NAMES, COCO27_FIRST_STUFF } from './l
 export { POTSDAM_FINE_TO_COARSE, POTSDAM3_CLASS_NAMES, POTSDAM6_CLASS_NAMES } from './label-maps/potsdam.js';
 export type { MatArray, MatClass, MatData } from './mat.js';
 export { columnToRowMajor, getMatArray, readMat } from './mat.js';
+export type { DatasetName, OpenDatasetOptions } from './open-dataset.js';
+export { DATASET_NAMES, openDataset } from './open-dataset.js';
 export type { AugmentedViewOptions, PhotometricConfig, PhotometricParams } from './photometric.js';
 export { applyPhotometric, augmentedView, drawPhotometricParams, gaussianBlur } from './photometric.js';
 export type { IndexPng } from './png.js';
