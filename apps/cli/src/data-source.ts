@@ -1,6 +1,6 @@
 import { access } from 'node:fs/promises';
 import { HpError } from '@hpseg/core';
-import { type Dataset, syntheticDataset } from '@hpseg/datasets';
+import { cityscapes27, cocoStuff27, type Dataset, potsdam3, syntheticDataset } from '@hpseg/datasets';
 import type { DatasetSpec } from './train/checkpoint.js';
 
 export const PRESETS = ['cocostuff27', 'cityscapes', 'potsdam', 'synthetic'] as const;
@@ -85,19 +85,19 @@ export async function openDataset(spec: DatasetSpec, split: 'train' | 'val'): Pr
       numClasses: spec.numClasses,
     });
   }
-  const datasets = (await import('@hpseg/datasets')) as unknown as Record<string, unknown>;
-  const factories: Record<string, string> = {
-    cocostuff27: 'cocoStuff27',
-    cityscapes: 'cityscapes27',
-    potsdam: 'potsdam3',
-  };
-  const factory = datasets[factories[spec.preset] ?? ''] as
-    | ((options: Record<string, unknown>) => Dataset | Promise<Dataset>)
-    | undefined;
-  if (typeof factory !== 'function') {
-    throw new HpError('E_ARG', `openDataset: no loader for preset ${spec.preset} in @hpseg/datasets`);
-  }
   // Training reads the five-crop set (COCO-Stuff, Cityscapes), evaluation the full val images (spec §4.2, §5).
-  const crop = split === 'train' && spec.preset !== 'potsdam' ? { cropType: 'five' } : {};
-  return factory({ root: spec.dataDir, split, ...crop });
+  const crop = split === 'train' ? 'five' : null;
+  switch (spec.preset) {
+    case 'cocostuff27':
+      return cocoStuff27({ root: spec.dataDir, split, crop });
+    case 'cityscapes':
+      return cityscapes27({ root: spec.dataDir, split, crop });
+    case 'potsdam':
+      return potsdam3({ root: spec.dataDir, split });
+    default:
+      throw new HpError(
+        'E_ARG',
+        `openDataset: unknown preset: expected cocostuff27, cityscapes or potsdam, got ${JSON.stringify(spec.preset)}`,
+      );
+  }
 }

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { onlineFeatures, openBackbone } from '../backbone.js';
 import { openDataset } from '../data-source.js';
 import { evaluateDataset } from '../evaluate.js';
+import { registerGradients } from '../gradients.js';
 import { gitCommit, packageVersions } from '../versions.js';
 import { resolveAugment } from './augment.js';
 import { type BackboneSpec, type CheckpointMeta, type DatasetSpec, loadCheckpoint } from './checkpoint.js';
@@ -84,6 +85,8 @@ async function assemble(
   restore: { tensors: Map<string, import('@hpseg/core').HostTensor>; meta: CheckpointMeta } | null,
   featureSource?: NewRunOptions['featureSource'],
 ): Promise<OpenedRun> {
+  // tfjs-core registers no gradients by itself (in plain Node the hook of bin/tfjs-esm-hook.mjs lets this load them).
+  await registerGradients();
   const backbone = await openBackbone(meta.backbone, opts.engine);
   const disposers: (() => Promise<void> | void)[] = [() => backbone.dispose()];
   try {
