@@ -11,6 +11,7 @@ export type { SegHeadConfig, SegHeadConfigInput } from './config.js';
 export { parseSegHeadConfig, SegHeadConfigSchema } from './config.js';
 export type { DropoutDraw } from './dropout2d.js';
 export { drawDropout2dMask, dropout2d } from './dropout2d.js';
+export { ensureGradients, gradientsRegistered } from './gradients.js';
 export { dense } from './linear.js';
 export { LinearProbe, linearProbeLoss } from './linear-probe.js';
 export { createMomentumHead, updateMomentumHead } from './momentum-head.js';

@@ -1,6 +1,6 @@
-import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-core/dist/register_all_gradients.js'; // tfjs-core alone registers no gradients (the union package does)
 import { HpError } from '@hpseg/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { assertGradientsRegistered } from './gradients.js';
 
 /** Trainable (or momentum) parameters of one module, keyed by their PyTorch-style names (`cluster1.0.weight`). */
 export type ParamMap = Readonly<Record<string, tf.Variable>>;
@@ -20,6 +20,7 @@ export function computeGradients(
   lossFn: () => tf.Scalar,
   params: ParamMap,
 ): { value: tf.Scalar; grads: GradMap } {
+  assertGradientsRegistered('computeGradients');
   const entries = Object.entries(params);
   if (entries.length === 0) {
     throw new HpError(

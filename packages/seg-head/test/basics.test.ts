@@ -1,12 +1,13 @@
 import { selectBackend } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { bilinearMatrix, copyToVariable, dense, l2Normalize } from '../src/index.js';
+import { bilinearMatrix, copyToVariable, dense, ensureGradients, l2Normalize } from '../src/index.js';
 import { expectClose, expectNoLeak } from './helpers.js';
 
 describe.each(['cpu', 'wasm'] as const)('building blocks (%s)', (backend) => {
   beforeAll(async () => {
     await selectBackend(backend);
+    await ensureGradients();
   });
 
   it('dense: x @ w + b and its custom gradient equal the built-in ops', () => {
@@ -45,6 +46,7 @@ describe.each(['cpu', 'wasm'] as const)('building blocks (%s)', (backend) => {
 describe('bilinearMatrix and copyToVariable', () => {
   beforeAll(async () => {
     await selectBackend('cpu');
+    await ensureGradients();
   });
 
   it('torch align_corners=False taps: ×4 upsampling of 5 → 20, identity at equal size', () => {
@@ -73,5 +75,21 @@ describe('bilinearMatrix and copyToVariable', () => {
     expect(Array.from(v.dataSync())).toEqual([1, 2]);
     expect(v.trainable).toBe(false);
     tf.dispose([src, v]);
+  });
+});
+
+describe('package hygiene', () => {
+  it('no source file imports tfjs-core internals at load time (plain Node could not import the package)', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const { join, dirname } = await import('node:path');
+    const { fileURLToPath } = await import('node:url');
+    const src = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
+    const files = readdirSync(src, { recursive: true }).filter((f) => String(f).endsWith('.ts'));
+    expect(files.length).toBeGreaterThan(10);
+    for (const f of files) {
+      const text = readFileSync(join(src, String(f)), 'utf8');
+      expect(text, String(f)).not.toMatch(/^import ['"]@tensorflow\/tfjs-core\/dist/m);
+      expect(text, String(f)).not.toMatch(/from ['"]@tensorflow\/tfjs-core\/dist/);
+    }
   });
 });

@@ -8,6 +8,7 @@ import {
   ClusterProbe,
   createMomentumHead,
   createSegHead,
+  ensureGradients,
   importOfficialHpCheckpoint,
   LinearProbe,
   loadHeadCheckpoint,
@@ -24,6 +25,7 @@ let dir = '';
 
 beforeAll(async () => {
   await selectBackend('cpu');
+  await ensureGradients();
   dir = await mkdtemp(join(tmpdir(), 'seghead-'));
 });
 afterAll(async () => {

@@ -6,6 +6,7 @@ import {
   createAdam,
   createAdamW,
   disposeMap,
+  ensureGradients,
   type GradMap,
   type Optimizer,
 } from '../src/index.js';
@@ -30,6 +31,7 @@ function makeOpt(c: any, params: Record<string, tf.Variable>): Optimizer {
 describe.each(['cpu', 'wasm'] as const)('optimisers vs torch.optim (%s)', (backend) => {
   beforeAll(async () => {
     await selectBackend(backend);
+    await ensureGradients();
   });
 
   for (const c of fx.cases) {
@@ -86,6 +88,7 @@ describe.each(['cpu', 'wasm'] as const)('optimisers vs torch.optim (%s)', (backe
 describe('optimiser behaviour', () => {
   beforeAll(async () => {
     await selectBackend('cpu');
+    await ensureGradients();
   });
 
   it('resume through getState/setState is bit-identical to an uninterrupted run', () => {

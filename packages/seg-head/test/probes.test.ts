@@ -5,6 +5,7 @@ import {
   ClusterProbe,
   computeGradients,
   disposeMap,
+  ensureGradients,
   LinearProbe,
   linearProbeLoss,
   ProjectionHead,
@@ -19,6 +20,7 @@ const li = fx.linear;
 describe.each(['cpu', 'wasm'] as const)('probes golden (%s)', (backend) => {
   beforeAll(async () => {
     await selectBackend(backend);
+    await ensureGradients();
   });
 
   it('cluster probe: cosine, loss, gradients (clusters and code), log-probs alpha 2, predictions (rtol 1e-5)', () => {
@@ -102,6 +104,7 @@ describe.each(['cpu', 'wasm'] as const)('probes golden (%s)', (backend) => {
 describe('probes behaviour', () => {
   beforeAll(async () => {
     await selectBackend('cpu');
+    await ensureGradients();
   });
 
   it('cluster loss of codes equal to the centroids is −1; ties pick the first centroid as torch.argmax', () => {

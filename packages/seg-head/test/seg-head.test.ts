@@ -8,6 +8,7 @@ import {
   disposeMap,
   drawDropout2dMask,
   dropout2d,
+  ensureGradients,
   SEG_HEAD_PARAM_NAMES,
   SegHead,
   updateMomentumHead,
@@ -27,6 +28,7 @@ function loadHead(weights: Record<string, { shape: number[]; data: number[] }>, 
 describe.each(['cpu', 'wasm'] as const)('SegHead golden (%s)', (backend) => {
   beforeAll(async () => {
     await selectBackend(backend);
+    await ensureGradients();
   });
 
   it('training forward with torch-drawn Dropout2d masks equals PyTorch (rtol 1e-5)', () => {
@@ -82,6 +84,7 @@ describe.each(['cpu', 'wasm'] as const)('SegHead golden (%s)', (backend) => {
 describe('SegHead behaviour', () => {
   beforeAll(async () => {
     await selectBackend('cpu');
+    await ensureGradients();
   });
 
   it('PyTorch default init: every weight and bias in U(−1/√C, 1/√C), seeded, with the spread of a uniform', () => {

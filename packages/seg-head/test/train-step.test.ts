@@ -11,6 +11,7 @@ import {
   createSegHead,
   disposeMap,
   dropout2d,
+  ensureGradients,
   type GradMap,
   l2Normalize,
   ProjectionHead,
@@ -61,6 +62,7 @@ function syntheticAttention(feat: tf.Tensor4D): tf.Tensor4D {
 describe('end-to-end gradient step (seg-head + hidden-positives)', () => {
   beforeAll(async () => {
     await selectBackend('wasm');
+    await ensureGradients();
   });
 
   it('reduces the HP loss over a few steps; leak-free per step; momentum head follows the online head', () => {
