@@ -40,10 +40,12 @@ export async function decodeImage(input: Uint8Array, source = ''): Promise<RgbIm
     const { data, info } = await sharp(input, { failOn: 'error', ignoreIcc: true })
       .removeAlpha()
       .toColourspace('srgb')
-      .raw()
+      .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) {
-      throw new Error(`expected 3 channels after conversion, got ${info.channels}`);
+    if (info.channels !== 3 || data.length !== info.width * info.height * 3) {
+      throw new Error(
+        `expected 3 channels of 8 bits after conversion, got ${info.channels} channels, ${data.length} bytes`,
+      );
     }
     return {
       data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
