@@ -1,7 +1,14 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type HostTensor, loadPthFile, type PthValue, selectBackend } from '@hpseg/core';
+import {
+  type HostTensor,
+  loadPthFile,
+  loadSafetensorsFile,
+  type PthValue,
+  saveSafetensorsFile,
+  selectBackend,
+} from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -14,10 +21,11 @@ import {
   loadHeadCheckpoint,
   OFFICIAL_HEAD_KEYS,
   ProjectionHead,
+  parseSegHeadConfig,
   SEG_HEAD_PARAM_NAMES,
   saveHeadCheckpoint,
 } from '../src/index.js';
-import { expectClose, expectHpErrorAsync, FIXTURES, fixture, T } from './helpers.js';
+import { expectClose, expectHpError, expectHpErrorAsync, FIXTURES, fixture, T } from './helpers.js';
 
 const expected = fixture('hp_tiny_expected.json');
 const CKPT = join(FIXTURES, 'hp_tiny_ckpt.pth');
@@ -248,5 +256,51 @@ describe('saveHeadCheckpoint / loadHeadCheckpoint', () => {
     await rm(join(dir, 'lonely.json'));
     await expectHpErrorAsync(() => loadHeadCheckpoint(p), 'E_NOT_FOUND', 'lonely.json');
     for (const m of [head, momentumHead, linearProbe, clusterProbe, wideProbe]) m.dispose();
+  });
+});
+
+describe('config and tampered files', () => {
+  it('parseSegHeadConfig collects every problem with its dotted path; defaults fill in', () => {
+    expect(parseSegHeadConfig({ inChannels: 384, dim: 512, nClasses: 27, nClusters: 27 })).toEqual({
+      inChannels: 384,
+      dim: 512,
+      nClasses: 27,
+      nClusters: 27,
+      dropoutRate: 0.1,
+      extra: {},
+    });
+    expectHpError(
+      () => parseSegHeadConfig({ inChannels: 0, dim: 1.5, nClasses: 27, nClusters: 27, dropoutRate: 2 }),
+      'E_CONFIG',
+      'inChannels:',
+    );
+    try {
+      parseSegHeadConfig({ inChannels: 0, dim: 1.5, nClasses: 27, nClusters: 27, dropoutRate: 2 });
+    } catch (e) {
+      expect((e as { details: { problems: string[] } }).details.problems.map((p) => p.split(':')[0])).toEqual(
+        ['inChannels', 'dim', 'dropoutRate'],
+      );
+    }
+  });
+
+  it('loadHeadCheckpoint rejects a safetensors file with an extra and a missing key (one E_CHECKPOINT)', async () => {
+    const head = createSegHead({ inChannels: 4, dim: 3, seed: 1 });
+    const momentumHead = createMomentumHead(head);
+    const linearProbe = LinearProbe.create({ nClasses: 2, dim: 3 });
+    const clusterProbe = ClusterProbe.create({ nClusters: 2, dim: 3 });
+    const p = join(dir, 'tampered.safetensors');
+    await saveHeadCheckpoint(p, { head, momentumHead, linearProbe, clusterProbe });
+    const { tensors, metadata } = await loadSafetensorsFile(p);
+    tensors.delete('momentumHead.cluster2.2.bias');
+    tensors.set('head.extra', tensors.get('head.cluster1.0.bias')!);
+    await saveSafetensorsFile(p, tensors, metadata);
+    const before = tf.memory().numTensors;
+    await expectHpErrorAsync(
+      () => loadHeadCheckpoint(p),
+      'E_CHECKPOINT',
+      'missing [momentumHead.cluster2.2.bias], unexpected [head.extra]',
+    );
+    expect(tf.memory().numTensors).toBe(before);
+    for (const m of [head, momentumHead, linearProbe, clusterProbe]) m.dispose();
   });
 });
