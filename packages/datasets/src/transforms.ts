@@ -167,12 +167,14 @@ export function imagenetNormalize(image: Uint8Array | Float32Array): Float32Arra
     );
   }
   const out = new Float32Array(image.length);
-  const scale = image instanceof Uint8Array ? 1 / 255 : 1;
+  const isByte = image instanceof Uint8Array;
+  // float32 throughout, like torchvision: x/255, then (x − mean) / std with float32 mean and std
+  const mean = IMAGENET_MEAN.map(Math.fround);
+  const std = IMAGENET_STD.map(Math.fround);
   for (let i = 0; i < image.length; i += 3) {
     for (let c = 0; c < 3; c++) {
-      // float32 like torchvision: x/255 first, then (x - mean) / std
-      const x = Math.fround(image[i + c]! * scale);
-      out[i + c] = (x - IMAGENET_MEAN[c]!) / IMAGENET_STD[c]!;
+      const x = isByte ? Math.fround(image[i + c]! / 255) : image[i + c]!;
+      out[i + c] = Math.fround(x - mean[c]!) / std[c]!;
     }
   }
   return out;

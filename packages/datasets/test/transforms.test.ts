@@ -148,4 +148,18 @@ describe('imagenetNormalize', () => {
     expect(out[2]).toBeCloseTo((1 - 0.406) / 0.225, 6);
     expect(() => imagenetNormalize(new Uint8Array(4))).toThrow(expect.objectContaining({ code: 'E_SHAPE' }));
   });
+  it('is bit-exact with torch float32 (x/255 - 0.456) / 0.224 on the green channel', () => {
+    // values printed by torch 1.13: torch.arange(256).float().div(255), (x - tensor(0.456)) / tensor(0.224)
+    const pixels = [0, 1, 77, 128, 200, 255];
+    const expected = [
+      -2.0357141494750977, -2.018207311630249, -0.6876749992370605, 0.20518219470977783, 1.465686321258545,
+      2.4285714626312256,
+    ];
+    const img = new Uint8Array(pixels.length * 3);
+    pixels.forEach((p, i) => {
+      img[i * 3 + 1] = p;
+    });
+    const out = imagenetNormalize(img);
+    expect(pixels.map((_, i) => out[i * 3 + 1])).toEqual(expected);
+  });
 });
