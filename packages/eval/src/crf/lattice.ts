@@ -7,39 +7,59 @@
  * (j = i) is included. All state lives in typed arrays; no per-point objects.
  */
 
-/** Open-addressing hash table of integer lattice keys (d coordinates each; the last one is implied). */
+/**
+ * Open-addressing hash table of integer lattice keys (d coordinates each; the last one is
+ * implied). It starts small and doubles, so the table stays as compact as the lattice (a
+ * worst-case N·(d+1) table would be megabytes of mostly empty, cache-missing slots).
+ */
 class LatticeHash {
-  readonly keys: Int32Array; // [capacity, d]
-  private readonly table: Int32Array; // slot → entry index + 1, 0 = empty
-  private readonly mask: number;
+  keys: Int32Array; // [capacity, d]
+  private table: Int32Array; // slot → entry index + 1, 0 = empty
+  private mask: number;
   size = 0;
 
-  constructor(
-    private readonly d: number,
-    capacity: number,
-  ) {
-    this.keys = new Int32Array(Math.max(1, capacity) * d);
-    let slots = 16;
-    while (slots < capacity * 2) slots *= 2;
-    this.table = new Int32Array(slots);
-    this.mask = slots - 1;
+  constructor(private readonly d: number) {
+    this.keys = new Int32Array(1024 * d);
+    this.table = new Int32Array(2048);
+    this.mask = 2047;
   }
 
-  /** Index of `key` (first d entries of `key` from `at`), inserting it when `insert`; −1 if absent. */
-  find(key: Int32Array, insert: boolean): number {
-    const d = this.d;
+  private slotOf(key: Int32Array, at: number): number {
     let h = 0x9e3779b9;
-    for (let i = 0; i < d; i++) h = Math.imul(h ^ key[i]!, 0x01000193) + 0x7f4a7c15;
+    for (let i = 0; i < this.d; i++) h = Math.imul(h ^ key[at + i]!, 0x01000193) + 0x7f4a7c15;
     // murmur3 finaliser: lattice keys are highly regular, the table needs well-mixed low bits.
     h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
     h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-    let slot = (h ^ (h >>> 16)) & this.mask;
+    return (h ^ (h >>> 16)) & this.mask;
+  }
+
+  private grow(): void {
+    const keys = new Int32Array(this.keys.length * 2);
+    keys.set(this.keys);
+    this.keys = keys;
+    this.table = new Int32Array(this.table.length * 2);
+    this.mask = this.table.length - 1;
+    for (let index = 0; index < this.size; index++) {
+      let slot = this.slotOf(keys, index * this.d);
+      while (this.table[slot] !== 0) slot = (slot + 1) & this.mask;
+      this.table[slot] = index + 1;
+    }
+  }
+
+  /** Index of `key` (its first d entries), inserting it when `insert`; −1 if absent. */
+  find(key: Int32Array, insert: boolean): number {
+    const d = this.d;
+    let slot = this.slotOf(key, 0);
     const table = this.table;
     const keys = this.keys;
     for (;;) {
       const entry = table[slot]!;
       if (entry === 0) {
         if (!insert) return -1;
+        if ((this.size + 1) * d > keys.length || (this.size + 1) * 2 > table.length) {
+          this.grow();
+          return this.find(key, true);
+        }
         const index = this.size++;
         const base = index * d;
         for (let i = 0; i < d; i++) keys[base + i] = key[i]!;
@@ -85,7 +105,7 @@ export class PermutohedralLattice {
     this.numPoints = n;
     this.dim = d;
     this.alpha = 1 / (1 + 2 ** -d);
-    const hash = new LatticeHash(d, n * d1);
+    const hash = new LatticeHash(d);
     this.offsets = new Int32Array(n * d1);
     this.weights = new Float32Array(n * d1);
 

@@ -12,8 +12,8 @@
  *       out[p] += scale · norm[p] · Σ_r weights[p,r] · values[offsets[p,r]]
  *   softmax(q, msg, unary, n, stride)
  *       q[p] = softmax(msg[p] − unary[p]) with a polynomial exp (Cephes expf: range reduction by
- *       ln 2, degree-6 polynomial, 2^n from the exponent bits; relative error ~1e−7; arguments
- *       below −87 are clamped, so padding lanes with unary 1e30 get ~1e−38)
+ *       ln 2, degree-6 polynomial, 2^n from the exponent bits; relative error ~1e−7); terms with
+ *       x − max ≤ −50 are exactly 0, so padding lanes (unary 1e30) stay 0 (no subnormals)
  */
 
 import type { WasmApi, WasmMemory } from './wasm-types.js';
@@ -253,6 +253,8 @@ const v128I32 = (v: number) => [
   ...Array.from(new Uint8Array(new Int32Array([v, v, v, v]).buffer)),
 ];
 const f32x4Sub = [0xfd, 0xe5, 0x01];
+const f32x4Gt = [0xfd, 0x44];
+const v128And = [0xfd, 0x4e];
 const f32x4Max = [0xfd, 0xe9, 0x01];
 const f32x4Nearest = [0xfd, 0x6a];
 const f32x4Extract = (lane: number) => [0xfd, 0x1f, lane];
@@ -260,14 +262,23 @@ const i32x4TruncSatF32x4 = [0xfd, 0xf8, 0x01];
 const i32x4Add = [0xfd, 0xae, 0x01];
 const i32x4Shl = [0xfd, 0xab, 0x01];
 
-/** exp(x) for the v128 local `x` (clobbered; `nv` is scratch), result on the stack. */
-function expF32x4(x: number, nv: number): number[] {
+/**
+ * exp(x) for the v128 local `x` (clobbered; `nv`, `mask` are scratch), result on the stack.
+ * Lanes with x ≤ −50 give exactly 0: tiny results would turn into subnormal numbers in the
+ * lattice products, and x86 SIMD arithmetic on subnormals is several times slower (wasm has no
+ * flush-to-zero mode). The error is below exp(−50) ≈ 2e−22 per probability.
+ */
+function expF32x4(x: number, nv: number, mask: number): number[] {
   const poly = [
     1.98756915e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1,
   ];
   const horner: number[] = [...v128F32(poly[0]!)];
   for (const c of poly.slice(1)) horner.push(...get(x), ...f32x4Mul, ...v128F32(c), ...f32x4Add);
   return [
+    ...get(x),
+    ...v128F32(-50),
+    ...f32x4Gt,
+    ...set(mask),
     ...get(x),
     ...v128F32(-87),
     ...f32x4Max,
@@ -304,6 +315,8 @@ function expF32x4(x: number, nv: number): number[] {
     ...i32(23),
     ...i32x4Shl,
     ...f32x4Mul,
+    ...get(mask),
+    ...v128And,
   ];
 }
 
@@ -326,8 +339,8 @@ function horizontal(v: number, op: number[]): number[] {
 
 function softmaxBody(stride: number): number[] {
   // params: 0 q, 1 msg, 2 unary, 3 n, 4 stride
-  // locals: i32 5 p, 6 qRow, 7 mRow, 8 uRow; v128 9 acc, 10 x, 11 nv, 12 max
-  const [p, qRow, mRow, uRow, acc, x, nv, max] = [5, 6, 7, 8, 9, 10, 11, 12];
+  // locals: i32 5 p, 6 qRow, 7 mRow, 8 uRow; v128 9 acc, 10 x, 11 nv, 12 max, 13 mask
+  const [p, qRow, mRow, uRow, acc, x, nv, max, mask] = [5, 6, 7, 8, 9, 10, 11, 12, 13];
   const pass1: number[] = [];
   const pass2: number[] = [];
   const pass3: number[] = [];
@@ -355,7 +368,7 @@ function softmaxBody(stride: number): number[] {
       ...f32x4Sub,
       ...set(x),
       ...get(qRow),
-      ...expF32x4(x, nv),
+      ...expF32x4(x, nv, mask),
       ...tee(x),
       ...v128StoreAt(off),
       ...get(acc),
@@ -477,7 +490,7 @@ export function latticeKernelsWasm(stride: number): Uint8Array {
         funcBody(
           [
             [4, I32],
-            [4, V128],
+            [5, V128],
           ],
           softmaxBody(stride),
         ),

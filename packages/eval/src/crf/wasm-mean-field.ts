@@ -3,7 +3,7 @@ import { instantiateLatticeKernels } from './wasm-lattice-kernels.js';
 import { type WasmMemory, wasmApi } from './wasm-types.js';
 
 const WASM_MAX_BYTES = 2 ** 31; // stay well inside the 4 GiB wasm32 address space
-const PAD_UNARY = 1e30; // padding labels: energy −1e30, so their probability is ~1e−38
+const PAD_UNARY = 1e30; // padding labels: energy −1e30, so their probability is exactly 0
 
 /**
  * The whole mean-field loop (see mean-field.ts for the update) in one WebAssembly memory:
