@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { HpError } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 import type { InferenceSession } from 'onnxruntime-node';
@@ -45,7 +44,7 @@ export async function createOnnxBackbone(
     executionProviders: (options.executionProviders ?? [
       'cpu',
     ]) as InferenceSession.SessionOptions['executionProviders'],
-    intraOpNumThreads: options.threads ?? availableParallelism(),
+    intraOpNumThreads: options.threads ?? (await import('node:os')).availableParallelism(),
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
