@@ -259,6 +259,26 @@ describe('saveHeadCheckpoint / loadHeadCheckpoint', () => {
   });
 });
 
+describe('official → ours', () => {
+  it('an imported official checkpoint saved with saveHeadCheckpoint loads back with identical outputs', async () => {
+    const imp = await importOfficialHpCheckpoint(CKPT);
+    const p = join(dir, 'converted.safetensors');
+    await saveHeadCheckpoint(p, { ...imp, config: { extra: { source: 'hp_tiny_ckpt.pth' } } });
+    const back = await loadHeadCheckpoint(p);
+    expect(back.config).toMatchObject({ inChannels: 32, dim: 16, nClasses: 3, nClusters: 3 });
+    const feat = T(expected.feat) as tf.Tensor4D;
+    const a = back.head.forward(feat);
+    const b = back.momentumHead.forward(feat);
+    expectClose(a, expected.code, 1e-5, 1e-6);
+    expectClose(b, expected.codeEma, 1e-5, 1e-6);
+    const pred = back.clusterProbe.predict(a);
+    expect(Array.from(pred.dataSync())).toEqual(expected.clusterPredict.data);
+    tf.dispose([feat, a, b, pred]);
+    for (const m of [imp.head, imp.momentumHead, imp.linearProbe, imp.clusterProbe]) m.dispose();
+    for (const m of [back.head, back.momentumHead, back.linearProbe, back.clusterProbe]) m.dispose();
+  });
+});
+
 describe('config and tampered files', () => {
   it('parseSegHeadConfig collects every problem with its dotted path; defaults fill in', () => {
     expect(parseSegHeadConfig({ inChannels: 384, dim: 512, nClasses: 27, nClusters: 27 })).toEqual({
