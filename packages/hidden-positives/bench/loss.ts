@@ -66,10 +66,10 @@ function forwardBackward(x: ReturnType<typeof inputs>): number {
   return ms;
 }
 
-const TORCH_SCRIPT = `
+const torchScript = (batch: number, runs: number) => `
 import sys, time, torch, torch.nn.functional as F
 torch.set_num_threads(2)
-B, S, D, C, Q, tau, rho, lam, runs = ${'${B}'}, ${GRID}, ${D}, ${C}, ${Q}, ${TAU}, ${RHO}, ${LAMBDA}, ${'${RUNS}'}
+B, S, D, C, Q, tau, rho, lam, runs = ${batch}, ${GRID}, ${D}, ${C}, ${Q}, ${TAU}, ${RHO}, ${LAMBDA}, ${runs}
 P = S * S; N = B * P
 g = torch.Generator().manual_seed(0)
 z0 = F.normalize(torch.randn(N, D, generator=g), dim=1); zm0 = F.normalize(torch.randn(N, D, generator=g), dim=1)
@@ -104,7 +104,7 @@ print(ts[len(ts) // 2])
 
 function torchMs(batch: number, runs: number): number | null {
   if (!existsSync('/usr/bin/python3')) return null;
-  const script = TORCH_SCRIPT.replace('${B}', String(batch)).replace('${RUNS}', String(runs));
+  const script = torchScript(batch, runs);
   const out = spawnSync('/usr/bin/python3', ['-c', script], { encoding: 'utf8', timeout: 30 * 60_000 });
   if (out.status !== 0) {
     console.log(`PyTorch run failed: ${out.stderr.trim().split('\n').slice(-1)[0]}`);
@@ -122,7 +122,14 @@ async function main(): Promise<void> {
     `HP loss forward+backward: B = ${batch}, grid ${GRID}×${GRID} (N = ${n}), D = ${D}, C = ${C}, Q = ${Q}, ρ = ${RHO}, λ = ${LAMBDA}`,
   );
   const x = inputs(batch);
-  forwardBackward(x); // warm-up
+  const base = tf.memory().numBytes;
+  const prof = await tf.profile(() => {
+    forwardBackward(x); // warm-up, also measures the peak of live tensor bytes
+  });
+  const block = GRID * GRID * n * 4;
+  console.log(
+    `peak tensor memory above the inputs: ${((prof.peakBytes - base) / 2 ** 20).toFixed(0)} MiB = ${((prof.peakBytes - base) / block).toFixed(1)} × one [P, N] float32 block (${(block / 2 ** 20).toFixed(1)} MiB)`,
+  );
   const times = Array.from({ length: runs }, () => forwardBackward(x));
   const tfMs = median(times);
   console.log(

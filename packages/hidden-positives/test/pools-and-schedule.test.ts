@@ -65,7 +65,9 @@ describe('reference pools (spec §3.2)', () => {
       return v.map((x) => x / n);
     };
     const want = [norm([31, 32, 33]), norm([111, 112, 113]), norm([1, 2, 3]), norm([121, 122, 123])];
-    rows.forEach((r, i) => r.forEach((x, j) => expect(x).toBeCloseTo(want[i]![j]!, 6)));
+    for (const [i, r] of rows.entries()) {
+      for (const [j, x] of r.entries()) expect(x).toBeCloseTo(want[i]![j]!, 6);
+    }
     tf.dispose([t, feats]);
   });
 
