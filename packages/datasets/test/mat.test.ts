@@ -72,4 +72,43 @@ describe('readMat (scipy.io.savemat fixtures)', () => {
       expect.objectContaining({ code: 'E_FORMAT', message: expect.stringContaining('"gt" not found') }),
     );
   });
+
+  it('reads big-endian files and MATLAB-style compact storage (double class stored as miUINT8)', () => {
+    // A hand-written v5 file: one 2x3 double array "gt" whose values are stored as miUINT8, as
+    // MATLAB does for integer-valued doubles; the name uses the small data element format.
+    const write = (le: boolean): Uint8Array => {
+      const buf = new Uint8Array(128 + 8 + 16 + 16 + 8 + 16);
+      const v = new DataView(buf.buffer);
+      buf.set(new TextEncoder().encode('MATLAB 5.0 MAT-file, written by a test'));
+      v.setUint16(124, 0x0100, le);
+      buf.set(new TextEncoder().encode(le ? 'IM' : 'MI'), 126);
+      let o = 128;
+      v.setUint32(o, 14, le); // miMATRIX
+      v.setUint32(o + 4, buf.length - 136, le);
+      o += 8;
+      v.setUint32(o, 6, le); // flags: miUINT32, 8 bytes
+      v.setUint32(o + 4, 8, le);
+      v.setUint32(o + 8, 6, le); // mxDOUBLE_CLASS
+      o += 16;
+      v.setUint32(o, 5, le); // dims: miINT32, 8 bytes
+      v.setUint32(o + 4, 8, le);
+      v.setInt32(o + 8, 2, le);
+      v.setInt32(o + 12, 3, le);
+      o += 16;
+      v.setUint32(o, (2 << 16) | 1, le); // small element: 2 bytes of miINT8
+      buf.set([0x67, 0x74], o + 4); // "gt"
+      o += 8;
+      v.setUint32(o, 2, le); // real part: miUINT8, 6 bytes, column-major
+      v.setUint32(o + 4, 6, le);
+      buf.set([1, 4, 2, 5, 3, 255], o + 8);
+      return buf;
+    };
+    for (const le of [true, false]) {
+      const a = getMatArray(readMat(write(le)), 'gt');
+      expect(a.className).toBe('double');
+      expect(a.shape).toEqual([2, 3]);
+      expect(a.data).toBeInstanceOf(Float64Array);
+      expect(Array.from(a.data)).toEqual([1, 2, 3, 4, 5, 255]);
+    }
+  });
 });
