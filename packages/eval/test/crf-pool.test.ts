@@ -27,6 +27,10 @@ describe('denseCrfBatch (worker threads)', () => {
     });
   });
 
+  it('an empty batch resolves to an empty array', async () => {
+    await expect(denseCrfBatch([])).resolves.toEqual([]);
+  });
+
   it('rejects bad options', async () => {
     await expect(denseCrfBatch(items, { threads: 0 })).rejects.toMatchObject({ code: 'E_ARG' });
     expect(() => createCrfPool({ timeoutMs: -1 })).toThrow(/timeoutMs is invalid/);

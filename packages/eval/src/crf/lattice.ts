@@ -120,6 +120,8 @@ export class PermutohedralLattice {
     const rank = new Int32Array(d1);
     const bary = new Float64Array(d + 2);
     const key = new Int32Array(d1);
+    const prevRem0 = new Float64Array(d1);
+    const prevRank = new Int32Array(d1);
 
     for (let p = 0; p < n; p++) {
       const f = p * d;
@@ -172,6 +174,16 @@ export class PermutohedralLattice {
       }
       bary[0]! += 1 + bary[d + 1]!;
 
+      // Same simplex as the previous point (common in smooth image regions): same vertices.
+      let same = p > 0;
+      for (let i = 0; same && i <= d; i++) same = rem0[i] === prevRem0[i] && rank[i] === prevRank[i];
+      for (let r = 0; r <= d; r++) this.weights[p * d1 + r] = bary[r]!;
+      if (same) {
+        for (let r = 0; r <= d; r++) this.offsets[p * d1 + r] = this.offsets[(p - 1) * d1 + r]!;
+        continue;
+      }
+      prevRem0.set(rem0);
+      prevRank.set(rank);
       // Vertex `r` of the simplex: rem0 plus the canonical simplex offset for that rank.
       for (let r = 0; r <= d; r++) {
         for (let i = 0; i < d; i++) {
@@ -179,7 +191,6 @@ export class PermutohedralLattice {
           key[i] = rem0[i]! + (ri <= d - r ? r : r - d1);
         }
         this.offsets[p * d1 + r] = hash.find(key, true) + 1;
-        this.weights[p * d1 + r] = bary[r]!;
       }
     }
 
@@ -188,22 +199,19 @@ export class PermutohedralLattice {
     this.neighbours1 = new Int32Array(d1 * m);
     this.neighbours2 = new Int32Array(d1 * m);
     const n1 = new Int32Array(d1);
-    const n2 = new Int32Array(d1);
     const keys = hash.keys;
     for (let j = 0; j <= d; j++) {
       for (let v = 0; v < m; v++) {
         const base = v * d;
-        // Step along direction j: −1 on every coordinate, +d on coordinate j (and the reverse).
-        for (let k = 0; k < d; k++) {
-          n1[k] = keys[base + k]! - 1;
-          n2[k] = keys[base + k]! + 1;
+        // Step along direction j: −1 on every coordinate, +d on coordinate j. The reverse step
+        // from that neighbour u leads back to v, so one lookup fills both tables.
+        for (let k = 0; k < d; k++) n1[k] = keys[base + k]! - 1;
+        if (j < d) n1[j] = keys[base + j]! + d;
+        const u = hash.find(n1, false);
+        if (u >= 0) {
+          this.neighbours1[j * m + v] = u + 1;
+          this.neighbours2[j * m + u] = v + 1;
         }
-        if (j < d) {
-          n1[j] = keys[base + j]! + d;
-          n2[j] = keys[base + j]! - d;
-        }
-        this.neighbours1[j * m + v] = hash.find(n1, false) + 1;
-        this.neighbours2[j * m + v] = hash.find(n2, false) + 1;
       }
     }
   }
