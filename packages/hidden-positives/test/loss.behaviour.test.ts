@@ -26,6 +26,18 @@ const value = (t: tf.Tensor) => {
   return v;
 };
 
+describe('l2Normalize', () => {
+  beforeAll(async () => {
+    await selectBackend('cpu');
+  });
+  it('divides by max(‖x‖, 1e-12) along the last axis (zero rows stay zero)', () => {
+    const x = tf.tensor2d([3, 4, 0, 0], [2, 2]);
+    const y = l2Normalize(x);
+    expect(Array.from(y.dataSync())).toEqual([Math.fround(0.6), Math.fround(0.8), 0, 0]);
+    tf.dispose([x, y]);
+  });
+});
+
 describe('hiddenPositiveLoss behaviour', () => {
   beforeAll(async () => {
     await selectBackend('wasm');
@@ -87,6 +99,14 @@ describe('hiddenPositiveLoss behaviour', () => {
     );
     expectNoLeak(
       () => consistencyLoss(x.z, x.zMix),
+      (out) => [out],
+    );
+    expectNoLeak(
+      () => tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => consistencyLoss(a, b))([x.z, x.zMix]),
+      (out) => [out.value, ...out.grads],
+    );
+    expectNoLeak(
+      () => l2Normalize(x.featBackbone),
       (out) => [out],
     );
     tf.dispose(tensorsOf(x));

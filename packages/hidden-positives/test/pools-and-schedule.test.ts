@@ -48,7 +48,9 @@ describe('reference pools (spec §3.2)', () => {
       ),
       [2, 2, 2, 3],
     );
+    const before0 = tf.memory().numTensors;
     expect(pool.add(feats, [3, 1])).toEqual([3, 1]);
+    expect(tf.memory().numTensors).toBe(before0); // add leaves no tensor behind
     expect(pool.filled).toBe(2);
     expect(pool.isFull).toBe(false);
     expect(catchError(() => pool.toTensor()).code).toBe('E_VALUE');
