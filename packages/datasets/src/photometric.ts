@@ -75,7 +75,7 @@ function blend(x: Float32Array, other: number | Float32Array, ratio: number): Fl
   for (let i = 0; i < x.length; i++) {
     const o = typeof other === 'number' ? other : other[(i / 3) | 0]!;
     const v = f32(f32(r * x[i]!) + f32(q * o));
-    out[i] = v < 0 ? 0 : v > 1 ? 1 : v;
+    out[i] = Math.min(1, Math.max(0, v));
   }
   return out;
 }
