@@ -78,10 +78,10 @@ describe('hpseg train (synthetic, tiny random ViT)', () => {
       '--iterations',
       '3',
     ];
-    expect(await run([...argv, '--stop-at', '2', '--backend', 'cpu'], first)).toBe(0);
+    expect(await run([...argv, '--stop-at', '2', '--backend', 'wasm'], first)).toBe(0);
     expect(first.out()).toContain('stopped at iteration 2');
     const second = captureIo();
-    expect(await run(['train', '--resume', out, '--backend', 'cpu'], second)).toBe(0);
+    expect(await run(['train', '--resume', out, '--backend', 'wasm'], second)).toBe(0);
     const resumed = await steps(out);
     const full = await steps(join(dir, 'full'));
     expect(resumed.map((s) => s.iteration)).toEqual([0, 1, 2]);

@@ -49,7 +49,7 @@ export const demoCommand: Command = {
     );
     const data = { ...DEMO_DATA, numClasses: intFlag(values, 'classes', 'demo', DEMO_DATA.numClasses, 2) };
     const specs = syntheticSpecs(seed, data);
-    const config = await resolveRunConfig('synthetic', undefined);
+    const config = await resolveRunConfig('synthetic', optionalString(values, 'config'));
     const opened = await openNewRun(
       {
         config,

@@ -216,6 +216,11 @@ export const DEMO_SPEC: CommandSpec = {
     },
     iterations: { type: 'string', value: 'n', description: 'HP training iterations', default: '300' },
     classes: { type: 'string', value: 'K', description: 'synthetic classes (2-12)', default: '8' },
+    config: {
+      type: 'string',
+      value: 'file.json',
+      description: 'overrides of the demo configuration (camelCase)',
+    },
     ...COMMON_FLAGS,
   },
   notes:

@@ -3,12 +3,10 @@ import type { BackboneEngine } from '@hpseg/backbone-vit';
 import { type BackendChoice, HpError, selectBackend } from '@hpseg/core';
 import { choiceFlag, intFlag, optionalString } from '../args.js';
 import type { Command } from '../command.js';
-import { resolveRunConfig, SYNTHETIC_VIT } from '../config.js';
-import { checkDataDir, checkPreset, syntheticSpecs } from '../data-source.js';
 import { EXIT_CODES, EXIT_OK } from '../errors.js';
 import { cacheFeatureSource } from '../features/source.js';
 import type { CliIo } from '../io.js';
-import type { BackboneSpec, DatasetSpec } from '../train/checkpoint.js';
+import { resolveRunInputs } from '../run-inputs.js';
 import { checkpointPaths, type TrainOutcome, trainLoop } from '../train/loop.js';
 import { openNewRun, openResumedRun } from '../train/setup.js';
 import { TRAIN_SPEC } from './specs.js';
@@ -68,39 +66,17 @@ export const trainCommand: Command = {
     const opened = resumeDir
       ? await openResumedRun(resolve(resumeDir), control, featureSource)
       : await (async () => {
-          const preset = checkPreset(optionalString(values, 'preset'), 'train');
           const out = optionalString(values, 'out');
-          if (!out)
+          if (!out) {
             throw new HpError('E_ARG', 'hpseg train: missing --out: expected a run folder, got none', {
               hint: 'hpseg train --help',
             });
-          const config = await resolveRunConfig(preset, optionalString(values, 'config'));
-          const weights = optionalString(values, 'weights');
-          let dataset: DatasetSpec;
-          let validation: DatasetSpec | null;
-          let backbone: BackboneSpec;
-          if (preset === 'synthetic') {
-            const specs = syntheticSpecs(seed);
-            dataset = specs.train;
-            validation = specs.val;
-            backbone = weights
-              ? { kind: 'file', path: resolve(weights) }
-              : { kind: 'random', config: SYNTHETIC_VIT, seed };
-          } else {
-            const dataDir = resolve(await checkDataDir(optionalString(values, 'data-dir'), 'train'));
-            if (!weights) {
-              throw new HpError(
-                'E_ARG',
-                'hpseg train: missing --weights: expected DINO weights (.pth), got none',
-                {
-                  hint: 'hpseg weights fetch vits8 (ViT-S/8, the official COCO-Stuff/Cityscapes backbone)',
-                },
-              );
-            }
-            dataset = { kind: 'preset', preset, dataDir };
-            validation = { kind: 'preset', preset, dataDir };
-            backbone = { kind: 'file', path: resolve(weights) };
           }
+          const { preset, config, dataset, validation, backbone } = await resolveRunInputs(
+            values,
+            'train',
+            seed,
+          );
           const iterations = intFlag(values, 'iterations', 'train', 0, 1);
           return openNewRun(
             {

@@ -7,12 +7,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import { onlineFeatures, openBackbone } from '../backbone.js';
 import { openDataset } from '../data-source.js';
 import { evaluateDataset } from '../evaluate.js';
+import { LHP_SIGMA, weightsFingerprint } from '../features/cache.js';
+import type { FeatureSourceFactory } from '../features/source.js';
 import { registerGradients } from '../gradients.js';
 import { gitCommit, packageVersions } from '../versions.js';
 import { resolveAugment } from './augment.js';
 import { type BackboneSpec, type CheckpointMeta, type DatasetSpec, loadCheckpoint } from './checkpoint.js';
 import { type Augment, TrainData } from './data.js';
-import { checkpointPaths, type FeatureSource, type TrainSession, type TrainState } from './loop.js';
+import { checkpointPaths, type TrainSession, type TrainState } from './loop.js';
 import {
   createModels,
   createOptimizers,
@@ -33,7 +35,7 @@ export interface NewRunOptions {
   readonly seed: number;
   /** Whole schedule; default batchesPerEpoch × config.train.epochs. */
   readonly totalIterations?: number;
-  readonly featureSource?: (backbone: Backbone, gridSize: number) => Promise<FeatureSource>;
+  readonly featureSource?: FeatureSourceFactory;
   readonly featureCache?: string | null;
   readonly cachedAugViews?: number;
 }
@@ -102,7 +104,22 @@ async function assemble(
     });
     const consistency = config.consistencyWeight > 0;
     const features = featureSource
-      ? await featureSource(backbone, gridSize)
+      ? await featureSource({
+          backbone,
+          gridSize,
+          consistency,
+          seed: opts.seed,
+          identity: async () => ({
+            preset: meta.preset,
+            dataset: meta.dataset,
+            datasetLength: trainSet.length,
+            weights: await weightsFingerprint(meta.backbone),
+            resolution: config.dataset.res,
+            patchSize: backbone.config.patchSize,
+            embedDim: backbone.config.embedDim,
+            sigma: LHP_SIGMA,
+          }),
+        })
       : onlineFeatures(backbone, gridSize, consistency);
     const dropoutRate = config.model.pretrained.dropout ? 0.1 : 0;
     const models = restore
