@@ -176,7 +176,23 @@ def main():
         out_img = photometric(img01.clone(), p).permute(1, 2, 0).reshape(-1).tolist()
         out_off = photometric(normed.clone(), p).permute(1, 2, 0).reshape(-1).tolist()
         photo.append({"params": p, "image": out_img, "official": out_off})
+    # Whole-image check: PIL resize (NEAREST) of an RGB image and an "L" label to the shorter side,
+    # then CenterCrop with PIL's crop, exactly as get_transform(res, ..., "center") does.
+    views = []
+    for h, w, s in [(23, 31, 10), (31, 23, 12), (12, 12, 18)]:
+        img = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+        lab = rng.integers(0, 256, size=(h, w), dtype=np.uint8)
+        rh, rw = torchvision_resize_size(h, w, s)
+        top, left = center_crop_offsets(rh, rw, s, s)
+        out = []
+        for arr, mode in ((img, "RGB"), (lab, "L")):
+            r = Image.fromarray(arr, mode).resize((rw, rh), Image.NEAREST)
+            c = r.crop((left, top, left + s, top + s))
+            out.append(np.array(c).reshape(-1).tolist())
+        views.append({"height": h, "width": w, "size": s, "image": img.reshape(-1).tolist(),
+                      "label": lab.reshape(-1).tolist(), "outImage": out[0], "outLabel": out[1]})
     fixture = {
+        "views": views,
         "nearest": nearest,
         "resize": resize,
         "centerCrop": crops,

@@ -16,6 +16,15 @@ import {
 } from '../src/index.js';
 
 interface Fixture {
+  views: {
+    height: number;
+    width: number;
+    size: number;
+    image: number[];
+    label: number[];
+    outImage: number[];
+    outLabel: number[];
+  }[];
   nearest: { in: number; out: number; indices: number[] }[];
   resize: {
     height: number;
@@ -71,6 +80,18 @@ describe('torchvision Resize(int) and CenterCrop', () => {
   );
   it('roundHalfEven is Python round', () => {
     expect([0.5, 1.5, 2.5, 3.5, -0.5, 2.4, 2.6].map(roundHalfEven)).toEqual([0, 2, 2, 4, -0, 2, 3]);
+  });
+});
+
+describe('trainView equals PIL resize(NEAREST) + crop on whole images', () => {
+  it.each(fixture.views.map((v) => [v.height, v.width, v.size, v] as const))('%ix%i -> %i', (h, w, s, v) => {
+    const out = trainView(
+      { image: Uint8Array.from(v.image), label: Int32Array.from(v.label), height: h, width: w, id: 'v' },
+      s,
+    );
+    expect([out.height, out.width]).toEqual([s, s]);
+    expect(Array.from(out.image)).toEqual(v.outImage);
+    expect(Array.from(out.label)).toEqual(v.outLabel);
   });
 });
 
