@@ -80,6 +80,21 @@ describe('hpseg eval of an official-layout HP ckpt.pth (tools/golden/cli_make_hp
     expect(report.linear.protocol.matching).toBe('identity');
   });
 
+  it('--crf reports metrics with and without the dense CRF side by side', async () => {
+    const io = captureIo();
+    const report = join(dir, 'crf.json');
+    const code = await run(
+      ['eval', '--checkpoint', join(FIXTURE, 'ckpt.pth'), '--preset', 'folder', '--data-dir', FIXTURE, '--resolution', '48', '--vit-heads', '4', '--crf', '--backend', 'cpu', '--out', report],
+      io,
+    );
+    expect(code).toBe(0);
+    expect(io.out()).toMatch(/cluster \(no CRF\)[\s\S]*cluster \+ CRF[\s\S]*linear \(no CRF\)[\s\S]*linear \+ CRF/);
+    const json = JSON.parse(await readFile(report, 'utf8'));
+    expect(json.clusterCrf.protocol.crf).toBe(true);
+    expect(json.cluster.protocol.crf).toBe(false);
+    expect(json.clusterCrf.metrics.totalPixels).toBe(json.cluster.metrics.totalPixels);
+  });
+
   it('a corrupted checkpoint gives E_FORMAT (exit 4)', async () => {
     const bad = join(dir, 'bad.pth');
     const bytes = await readFile(join(FIXTURE, 'ckpt.pth'));
