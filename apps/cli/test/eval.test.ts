@@ -84,11 +84,30 @@ describe('hpseg eval of an official-layout HP ckpt.pth (tools/golden/cli_make_hp
     const io = captureIo();
     const report = join(dir, 'crf.json');
     const code = await run(
-      ['eval', '--checkpoint', join(FIXTURE, 'ckpt.pth'), '--preset', 'folder', '--data-dir', FIXTURE, '--resolution', '48', '--vit-heads', '4', '--crf', '--backend', 'cpu', '--out', report],
+      [
+        'eval',
+        '--checkpoint',
+        join(FIXTURE, 'ckpt.pth'),
+        '--preset',
+        'folder',
+        '--data-dir',
+        FIXTURE,
+        '--resolution',
+        '48',
+        '--vit-heads',
+        '4',
+        '--crf',
+        '--backend',
+        'cpu',
+        '--out',
+        report,
+      ],
       io,
     );
     expect(code).toBe(0);
-    expect(io.out()).toMatch(/cluster \(no CRF\)[\s\S]*cluster \+ CRF[\s\S]*linear \(no CRF\)[\s\S]*linear \+ CRF/);
+    expect(io.out()).toMatch(
+      /cluster \(no CRF\)[\s\S]*cluster \+ CRF[\s\S]*linear \(no CRF\)[\s\S]*linear \+ CRF/,
+    );
     const json = JSON.parse(await readFile(report, 'utf8'));
     expect(json.clusterCrf.protocol.crf).toBe(true);
     expect(json.cluster.protocol.crf).toBe(false);

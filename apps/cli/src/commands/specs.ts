@@ -49,7 +49,8 @@ export const TRAIN_SPEC: CommandSpec = {
     iterations: {
       type: 'string',
       value: 'n',
-      description: 'stop after this many iterations (default: the preset epochs)',
+      description:
+        'length of the whole schedule; λ reaches 1 at its end (default: epochs × batches per epoch)',
     },
     'stop-at': {
       type: 'string',
