@@ -85,7 +85,7 @@ describe('permutohedral lattice', () => {
     ];
     const unary = unaryFromScores(q, n, 6, 'probabilities', 1e-5);
     for (const iterations of [0, 1, 5]) {
-      const a = wasmMeanField(unary, n, 6, kernels, iterations)!;
+      const a = wasmMeanField({ unary }, n, 6, kernels, iterations)!;
       const b = meanField(unary, n, 6, jsMessagePasser(kernels, n, 6), iterations);
       expect(maxAbsDiff(a, b)).toBeLessThan(WASM_VS_JS_Q);
     }

@@ -15,7 +15,6 @@ export function denseCrfValidated(v: ValidCrfInput, engine: CrfEngine = 'auto'):
   const n = v.height * v.width;
   const k = v.numLabels;
   const { params } = v;
-  const unary = unaryFromScores(v.scores, n, k, v.input, params.clip);
   const kernels: LatticeKernel[] = [];
   if (params.iterations > 0 && params.gaussian.weight !== 0) {
     const f = positionFeatures(v.height, v.width, params.gaussian);
@@ -25,16 +24,17 @@ export function denseCrfValidated(v: ValidCrfInput, engine: CrfEngine = 'auto'):
     const f = bilateralFeatures(v.image, v.height, v.width, params.bilateral);
     kernels.push(buildLatticeKernel(f, n, 5, params.bilateral.weight));
   }
-  const probabilities =
-    (kernels.length > 0 && engine === 'auto'
-      ? wasmMeanField(unary, n, k, kernels, params.iterations)
-      : undefined) ??
-    meanField(
-      unary,
-      n,
-      k,
-      kernels.length > 0 ? jsMessagePasser(kernels, n, k) : undefined,
-      params.iterations,
-    );
+  if (kernels.length > 0 && engine === 'auto') {
+    const source =
+      v.input === 'logits'
+        ? { logits: v.scores, clip: params.clip }
+        : { unary: unaryFromScores(v.scores, n, k, v.input, params.clip) };
+    const q = wasmMeanField(source, n, k, kernels, params.iterations);
+    if (q !== undefined) return { probabilities: q, labels: argmaxRows(q, n, k) };
+  }
+  // Plain JavaScript: no pairwise terms (Q = softmax(−U) with Math.exp), engine 'js', or no wasm.
+  const unary = unaryFromScores(v.scores, n, k, v.input, params.clip);
+  const pass = kernels.length > 0 ? jsMessagePasser(kernels, n, k) : undefined;
+  const probabilities = meanField(unary, n, k, pass, params.iterations);
   return { probabilities, labels: argmaxRows(probabilities, n, k) };
 }

@@ -11,8 +11,11 @@ const PAD_UNARY = 1e30; // padding labels: energy −1e30, so their probability 
  * filter and softmax in SIMD, no copies between iterations. Returns undefined when WebAssembly
  * is missing or the image needs more than 2 GiB, so the caller uses the JavaScript loop.
  */
+/** The unary energies, or logits from which `U = min(−log clip, logsumexp(s) − s)` is computed here. */
+export type WasmUnarySource = { unary: Float32Array } | { logits: Float32Array; clip: number };
+
 export function wasmMeanField(
-  unary: Float32Array,
+  source: WasmUnarySource,
   n: number,
   k: number,
   kernels: readonly LatticeKernel[],
@@ -64,10 +67,34 @@ export function wasmMeanField(
     i32.set(lattice.neighbours2, at.nb2 / 4);
   });
   const unaryView = f32.subarray(unaryPtr / 4, unaryPtr / 4 + n * kp);
-  for (let i = 0; i < n; i++) {
-    for (let l = 0; l < kp; l++) unaryView[i * kp + l] = l < k ? unary[i * k + l]! : PAD_UNARY;
-  }
   const msgView = f32.subarray(msgPtr / 4, msgPtr / 4 + n * kp);
+  const qView = f32.subarray(qPtr / 4, qPtr / 4 + n * kp);
+  if ('unary' in source) {
+    const { unary } = source;
+    for (let i = 0; i < n; i++) {
+      for (let l = 0; l < kp; l++) unaryView[i * kp + l] = l < k ? unary[i * k + l]! : PAD_UNARY;
+    }
+  } else {
+    // q = softmax(s) in SIMD; then logsumexp(s) = s_m − log q_m for the most probable label m
+    // (one log per pixel instead of K exps), and U_l = min(−log clip, logsumexp(s) − s_l).
+    const { logits, clip } = source;
+    for (let i = 0; i < n; i++) {
+      for (let l = 0; l < kp; l++) {
+        msgView[i * kp + l] = l < k ? logits[i * k + l]! : 0;
+        unaryView[i * kp + l] = l < k ? 0 : PAD_UNARY;
+      }
+    }
+    wasm.softmax(qPtr, msgPtr, unaryPtr, n, stride);
+    const cap = -Math.log(clip);
+    for (let i = 0; i < n; i++) {
+      const row = i * kp;
+      let best = 0;
+      for (let l = 1; l < k; l++) if (qView[row + l]! > qView[row + best]!) best = l;
+      const lse = logits[i * k + best]! - Math.log(qView[row + best]!);
+      for (let l = 0; l < k; l++) unaryView[row + l] = Math.min(cap, lse - logits[i * k + l]!);
+    }
+    msgView.fill(0);
+  }
 
   wasm.softmax(qPtr, msgPtr, unaryPtr, n, stride); // Q⁰ = softmax(−U) (messages are zero)
   for (let t = 0; t < iterations; t++) {
@@ -89,7 +116,6 @@ export function wasmMeanField(
   }
 
   const q = new Float32Array(n * k);
-  const qView = f32.subarray(qPtr / 4, qPtr / 4 + n * kp);
   if (kp === k) q.set(qView);
   else for (let i = 0; i < n; i++) q.set(qView.subarray(i * kp, i * kp + k), i * k);
   return q;
