@@ -18,6 +18,7 @@ import { evaluateDataset } from '../evaluate.js';
 import { loadInferenceModel } from '../model-loader.js';
 import { createProgress } from '../progress.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
+import { gitCommit, packageVersions } from '../versions.js';
 import { EVAL_SPEC } from './specs.js';
 
 const EVAL_PRESETS = [...PRESETS, 'folder'] as const;
@@ -166,6 +167,8 @@ export const evalCommand: Command = {
       const out: Record<string, unknown> = {
         format: 'hpseg-eval',
         checkpoint,
+        versions: await packageVersions(),
+        gitCommit: await gitCommit(),
         images: result.images,
         cluster: toReportJson(result.cluster, {
           ...names,

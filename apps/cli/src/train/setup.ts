@@ -202,8 +202,10 @@ async function assemble(
               { backbone, head: models.head, linear: models.linear, cluster: models.cluster },
               valSet,
               {
-                resolution: config.dataset.res,
-                batchSize: Math.min(16, config.dataloader.batchSize),
+                // The official validation is the evaluation protocol at 320 px (spec §4.5, §5); the
+                // synthetic set is evaluated at its own size.
+                resolution: meta.preset === 'synthetic' ? config.dataset.res : 320,
+                batchSize: 16,
                 ...(control.validationLimit ? { limit: control.validationLimit } : {}),
               },
             )
