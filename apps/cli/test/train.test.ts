@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../src/run.js';
+import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { captureIo } from './helpers.js';
 
 let dir: string;
@@ -45,8 +46,9 @@ describe('hpseg train (synthetic, tiny random ViT)', () => {
         '--iterations',
         '3',
         '--backend',
-        'cpu',
+        'wasm',
         '--json',
+        '--select-best',
       ],
       io,
     );
@@ -62,6 +64,11 @@ describe('hpseg train (synthetic, tiny random ViT)', () => {
     expect(config.config.model.poolSize).toBe(16);
     expect(config.versions['@hpseg/cli']).toBe('0.1.0');
     expect((await steps(out)).map((s) => s.iteration)).toEqual([0, 1, 2]);
+    // --select-best: the official selection on validation labels, labelled as such
+    const best = await loadCheckpoint(join(out, 'checkpoints', 'best.safetensors'));
+    expect(best.meta.kind).toBe('best');
+    expect(best.meta.selection).toContain('uses validation labels');
+    expect(best.meta.best?.iteration).toBe(2);
   });
 
   it('stopping at 2 and resuming reproduces the 3rd loss exactly', async () => {
@@ -106,7 +113,7 @@ describe('hpseg train (synthetic, tiny random ViT)', () => {
         '--iterations',
         '3',
         '--backend',
-        'cpu',
+        'wasm',
       ],
       io,
     );
