@@ -17,7 +17,7 @@ describe('README', () => {
     const readme = await readFile(join(import.meta.dirname, '..', 'README.md'), 'utf8');
     const { EXIT_CODES } = await import('../src/errors.js');
     for (const [code, exit] of Object.entries(EXIT_CODES)) {
-      expect(readme).toMatch(new RegExp(`\\| ${exit} \\|[^\\n]*\`${code}\``));
+      expect(readme).toMatch(new RegExp(`\\| ${exit} +\\|[^\\n]*\`${code}\``));
     }
   });
 });
