@@ -1,19 +1,34 @@
 #!/usr/bin/env node
-// Launcher of the `hpseg` command. Runs the built CLI (dist/main.js) when it exists; on a fresh
-// clone without a build it re-runs Node on the TypeScript sources through tsx, resolving the
-// workspace packages by their `@hpseg/source` condition, so `npx hpseg demo` works after `npm ci`.
+// Launcher of the `hpseg` command. Runs the built CLI (dist/main.js) when it and the built workspace
+// packages it imports exist; otherwise (a fresh clone, or a partial build) it re-runs Node on the
+// TypeScript sources through tsx, resolving the workspace packages by their `@hpseg/source`
+// condition, so `npx hpseg demo` works right after `npm ci`.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const built = join(here, '..', 'dist', 'main.js');
+const source = join(here, '..', 'src', 'main.ts');
 
-if (existsSync(built)) {
+/** True when every @hpseg/* dependency resolves to a file that exists (its dist is built). */
+function dependenciesBuilt() {
+  const pkg = JSON.parse(readFileSync(join(here, '..', 'package.json'), 'utf8'));
+  for (const name of Object.keys(pkg.dependencies ?? {})) {
+    if (!name.startsWith('@hpseg/')) continue;
+    try {
+      if (!existsSync(fileURLToPath(import.meta.resolve(name)))) return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
+if (existsSync(built) && (!existsSync(source) || dependenciesBuilt())) {
   await import(pathToFileURL(built).href);
 } else {
-  const source = join(here, '..', 'src', 'main.ts');
   const tsx = import.meta.resolve('tsx');
   const child = spawn(
     process.execPath,
