@@ -121,4 +121,34 @@ describe('hpseg train (synthetic, tiny random ViT)', () => {
     expect(io.out()).toContain('interrupted at iteration 1');
     expect((await stat(join(out, 'checkpoints', 'last.safetensors'))).size).toBeGreaterThan(1000);
   });
+
+  it('a non-finite loss stops the run with E_NUMERIC (exit 7) and logs the step', async () => {
+    const out = join(dir, 'nan');
+    const cfg = join(dir, 'nan.json');
+    await writeFile(
+      cfg,
+      JSON.stringify({ ...TINY, optimizer: { linear: { lr: 1e38 }, cluster: { lr: 1e38 } } }),
+    );
+    const io = captureIo();
+    const code = await run(
+      [
+        'train',
+        '--preset',
+        'synthetic',
+        '--config',
+        cfg,
+        '--out',
+        out,
+        '--iterations',
+        '4',
+        '--backend',
+        'wasm',
+      ],
+      io,
+    );
+    expect(io.err()).toMatch(/^hpseg: E_NUMERIC: train: non-finite loss at iteration \d/m);
+    expect(code).toBe(7);
+    const log = (await readFile(join(out, 'log.jsonl'), 'utf8')).trim().split('\n');
+    expect(JSON.parse(log[log.length - 1] as string).type).toBe('error');
+  });
 });

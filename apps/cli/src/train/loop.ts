@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HpError, type StateDict } from '@hpseg/core';
@@ -295,7 +296,9 @@ export async function trainLoop(session: TrainSession, io: CliIo): Promise<Train
         throw new HpError(
           'E_NUMERIC',
           `train: non-finite loss at iteration ${t}: expected a finite value, got ${result.total} (hp ${result.hp}, consistency ${result.consistency}, linear ${result.linear}, cluster ${result.cluster})`,
-          { hint: `the last good checkpoint is ${paths.last}; lower the learning rates or check the data` },
+          {
+            hint: `${existsSync(paths.last) ? `the last good checkpoint is ${paths.last}` : 'no checkpoint was written yet'}; lower the learning rates or check the data`,
+          },
         );
       }
       losses.push(result);
