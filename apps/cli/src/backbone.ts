@@ -11,11 +11,30 @@ import type { BackboneSpec } from './train/checkpoint.js';
 import type { HostBatch } from './train/data.js';
 import type { FeatureSource } from './train/loop.js';
 
+/**
+ * ONNX Runtime execution providers from `HPSEG_ORT_PROVIDERS` (e.g. `cuda,cpu` with the CUDA build of
+ * onnxruntime-node installed); default: CPU.
+ */
+export function ortOptions(): { executionProviders?: string[] } {
+  const value = process.env.HPSEG_ORT_PROVIDERS;
+  if (!value) return {};
+  return {
+    executionProviders: value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  };
+}
+
 /** Opens the frozen backbone a spec describes (a weights file, or seeded random weights for demos/tests). */
 export async function openBackbone(spec: BackboneSpec, engine: BackboneEngine): Promise<Backbone> {
-  if (spec.kind === 'file') return loadBackbone(spec.path, { engine });
+  if (spec.kind === 'file') return loadBackbone(spec.path, { engine, ...ortOptions() });
   const config = spec.config as unknown as VitConfig;
-  return loadBackbone(randomVitWeights(config, spec.seed), { engine, numHeads: config.numHeads });
+  return loadBackbone(randomVitWeights(config, spec.seed), {
+    engine,
+    numHeads: config.numHeads,
+    ...ortOptions(),
+  });
 }
 
 function batchTensor(images: Float32Array, shape: HostBatch['shape']): tf.Tensor4D {

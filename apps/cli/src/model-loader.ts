@@ -1,9 +1,8 @@
 import { open } from 'node:fs/promises';
 import { type Backbone, type BackboneEngine, loadBackbone } from '@hpseg/backbone-vit';
 import { type HostTensor, HpError, loadPthFile, type StateDict, toStateDict } from '@hpseg/core';
-import { ClusterProbe, LinearProbe, SegHead } from '@hpseg/seg-head';
-import * as tf from '@tensorflow/tfjs-core';
-import { openBackbone } from './backbone.js';
+import { importOfficialHpCheckpoint } from '@hpseg/seg-head';
+import { openBackbone, ortOptions } from './backbone.js';
 import type { EvalModel } from './evaluate.js';
 import { loadCheckpoint } from './train/checkpoint.js';
 import { modelsFromStateDict } from './train/models.js';
@@ -37,40 +36,10 @@ async function isZip(path: string): Promise<boolean> {
   }
 }
 
-/** PyTorch 1×1 conv / linear weight `[out, in(, 1, 1)]` → our `[in, out]` tensor. */
-function convToDense(t: HostTensor, name: string): tf.Tensor2D {
-  if (t.shape.length !== 4 && t.shape.length !== 2) {
-    throw new HpError(
-      'E_CHECKPOINT',
-      `official checkpoint: ${name} has the wrong rank: expected [out, in, 1, 1], got [${t.shape.join(', ')}]`,
-    );
-  }
-  const [out, inp] = t.shape as [number, number];
-  return tf.tidy(
-    () => tf.transpose(tf.tensor2d(Float32Array.from(t.data as Float32Array), [out, inp])) as tf.Tensor2D,
-  );
-}
-
-function vector(t: HostTensor): tf.Tensor1D {
-  return tf.tensor1d(Float32Array.from(t.data as Float32Array));
-}
-
-function need(sd: StateDict, key: string, where: string): HostTensor {
-  const t = sd.get(key);
-  if (!t) {
-    throw new HpError(
-      'E_CHECKPOINT',
-      `official checkpoint: ${where} has no ${key}: expected the HP layout (net_model_state_dict, linear_model_state_dict, cluster_model_state_dict)`,
-    );
-  }
-  return t;
-}
-
 /**
- * Head and probes of an official HP `ckpt.pth` (`utils/common_utils.py save_checkpoint`), converted
- * to our layout: `cluster1.0.*`, `cluster2.{0,2}.*` of `net_model_state_dict` (the online head; the
- * EMA copies are not used for inference), `linear_model_state_dict.{weight,bias}`,
- * `cluster_model_state_dict.clusters`. The backbone is the `model.*` part of the same dict.
+ * Head and probes of an official HP `ckpt.pth` via `importOfficialHpCheckpoint` of @hpseg/seg-head
+ * (strict; the online head is used for inference, the momentum copy is dropped). The backbone is the
+ * `model.*` part of `net_model_state_dict`, unless `--weights` names another file.
  */
 async function loadOfficial(
   path: string,
@@ -78,52 +47,28 @@ async function loadOfficial(
   engine: BackboneEngine,
   numHeads?: number,
 ) {
-  const value = await loadPthFile(path);
-  const net = toStateDict(value, { prefix: 'net_model_state_dict' });
-  const linear = toStateDict(value, { prefix: 'linear_model_state_dict' });
-  const cluster = toStateDict(value, { prefix: 'cluster_model_state_dict' });
-  const headWeights: Record<string, tf.Tensor> = {};
+  const imported = await importOfficialHpCheckpoint(path);
+  imported.momentumHead.dispose();
   try {
-    for (const name of ['cluster1.0', 'cluster2.0', 'cluster2.2']) {
-      headWeights[`${name}.weight`] = convToDense(
-        need(net, `${name}.weight`, 'net_model_state_dict'),
-        `${name}.weight`,
-      );
-      headWeights[`${name}.bias`] = vector(need(net, `${name}.bias`, 'net_model_state_dict'));
-    }
-    const lw = convToDense(need(linear, 'weight', 'linear_model_state_dict'), 'linear.weight');
-    const lb = vector(need(linear, 'bias', 'linear_model_state_dict'));
-    const c = need(cluster, 'clusters', 'cluster_model_state_dict');
-    const ct = tf.tensor2d(Float32Array.from(c.data as Float32Array), [
-      c.shape[0] as number,
-      c.shape[1] as number,
-    ]);
-    const head = SegHead.fromWeights(headWeights, { dropoutRate: 0.1 });
-    const linearProbe = LinearProbe.fromWeights({ weight: lw, bias: lb });
-    const clusterProbe = ClusterProbe.fromWeights({ clusters: ct });
-    lw.dispose();
-    lb.dispose();
-    ct.dispose();
-    let backbone: Backbone;
     const heads = numHeads ? { numHeads } : {};
-    if (weights) backbone = await loadBackbone(weights, { engine, ...heads });
+    let backbone: Backbone;
+    if (weights) backbone = await loadBackbone(weights, { engine, ...heads, ...ortOptions() });
     else {
-      const vit: StateDict = new Map();
-      for (const [k, t] of net) if (k.startsWith('model.')) vit.set(k.slice('model.'.length), t);
-      if (vit.size === 0) {
+      if (imported.backbone.size === 0) {
         throw new HpError(
           'E_CHECKPOINT',
           `official checkpoint: ${path} has no model.* backbone keys: expected the DINO ViT inside net_model_state_dict`,
-          {
-            hint: 'pass the backbone with --weights',
-          },
+          { hint: 'pass the backbone with --weights' },
         );
       }
-      backbone = await loadBackbone(vit, { engine, format: 'dino', ...heads });
+      backbone = await loadBackbone(imported.backbone, { engine, format: 'hp', ...heads, ...ortOptions() });
     }
-    return { head, linear: linearProbe, cluster: clusterProbe, backbone };
-  } finally {
-    for (const t of Object.values(headWeights)) t.dispose();
+    return { head: imported.head, linear: imported.linearProbe, cluster: imported.clusterProbe, backbone };
+  } catch (error) {
+    imported.head.dispose();
+    imported.linearProbe.dispose();
+    imported.clusterProbe.dispose();
+    throw error;
   }
 }
 
