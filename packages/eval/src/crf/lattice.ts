@@ -9,18 +9,21 @@
 
 /**
  * Open-addressing hash table of integer lattice keys (d coordinates each; the last one is
- * implied). It starts small and doubles, so the table stays as compact as the lattice (a
- * worst-case N·(d+1) table would be megabytes of mostly empty, cache-missing slots).
+ * implied). Keys are stored twice: at their slot, so a probe reads one contiguous place, and by
+ * entry index, for iterating the vertices. The table starts small and doubles, so it stays as
+ * compact as the lattice.
  */
 class LatticeHash {
-  keys: Int32Array; // [capacity, d]
-  private table: Int32Array; // slot → entry index + 1, 0 = empty
+  keys: Int32Array; // [capacity, d] by entry index
+  private slotKeys: Int32Array; // [slots, d]
+  private slotEntry: Int32Array; // slot → entry index + 1, 0 = empty
   private mask: number;
   size = 0;
 
   constructor(private readonly d: number) {
     this.keys = new Int32Array(1024 * d);
-    this.table = new Int32Array(2048);
+    this.slotKeys = new Int32Array(2048 * d);
+    this.slotEntry = new Int32Array(2048);
     this.mask = 2047;
   }
 
@@ -34,15 +37,19 @@ class LatticeHash {
   }
 
   private grow(): void {
+    const d = this.d;
     const keys = new Int32Array(this.keys.length * 2);
     keys.set(this.keys);
     this.keys = keys;
-    this.table = new Int32Array(this.table.length * 2);
-    this.mask = this.table.length - 1;
+    const slots = this.slotEntry.length * 2;
+    this.slotEntry = new Int32Array(slots);
+    this.slotKeys = new Int32Array(slots * d);
+    this.mask = slots - 1;
     for (let index = 0; index < this.size; index++) {
-      let slot = this.slotOf(keys, index * this.d);
-      while (this.table[slot] !== 0) slot = (slot + 1) & this.mask;
-      this.table[slot] = index + 1;
+      let slot = this.slotOf(keys, index * d);
+      while (this.slotEntry[slot] !== 0) slot = (slot + 1) & this.mask;
+      this.slotEntry[slot] = index + 1;
+      for (let i = 0; i < d; i++) this.slotKeys[slot * d + i] = keys[index * d + i]!;
     }
   }
 
@@ -50,26 +57,28 @@ class LatticeHash {
   find(key: Int32Array, insert: boolean): number {
     const d = this.d;
     let slot = this.slotOf(key, 0);
-    const table = this.table;
-    const keys = this.keys;
+    const slotEntry = this.slotEntry;
+    const slotKeys = this.slotKeys;
     for (;;) {
-      const entry = table[slot]!;
+      const entry = slotEntry[slot]!;
+      const base = slot * d;
       if (entry === 0) {
         if (!insert) return -1;
-        if ((this.size + 1) * d > keys.length || (this.size + 1) * 2 > table.length) {
+        if ((this.size + 1) * d > this.keys.length || (this.size + 1) * 2 > slotEntry.length) {
           this.grow();
           return this.find(key, true);
         }
         const index = this.size++;
-        const base = index * d;
-        for (let i = 0; i < d; i++) keys[base + i] = key[i]!;
-        table[slot] = index + 1;
+        for (let i = 0; i < d; i++) {
+          slotKeys[base + i] = key[i]!;
+          this.keys[index * d + i] = key[i]!;
+        }
+        slotEntry[slot] = index + 1;
         return index;
       }
-      const base = (entry - 1) * d;
       let same = true;
       for (let i = 0; i < d; i++) {
-        if (keys[base + i] !== key[i]) {
+        if (slotKeys[base + i] !== key[i]) {
           same = false;
           break;
         }
