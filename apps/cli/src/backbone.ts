@@ -28,7 +28,13 @@ export function ortOptions(): { executionProviders?: string[] } {
 
 /** Opens the frozen backbone a spec describes (a weights file, or seeded random weights for demos/tests). */
 export async function openBackbone(spec: BackboneSpec, engine: BackboneEngine): Promise<Backbone> {
-  if (spec.kind === 'file') return loadBackbone(spec.path, { engine, ...ortOptions() });
+  if (spec.kind === 'file') {
+    return loadBackbone(spec.path, {
+      engine,
+      ...(spec.numHeads ? { numHeads: spec.numHeads } : {}),
+      ...ortOptions(),
+    });
+  }
   const config = spec.config as unknown as VitConfig;
   return loadBackbone(randomVitWeights(config, spec.seed), {
     engine,

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { HpError } from '@hpseg/core';
 import type { HpConfig } from '@hpseg/hidden-positives';
 import type { FlagValues } from './args.js';
-import { optionalString } from './args.js';
+import { intFlag, optionalString } from './args.js';
 import { resolveRunConfig, SYNTHETIC_VIT } from './config.js';
 import { checkDataDir, checkPreset, type PresetName, syntheticSpecs } from './data-source.js';
 import type { BackboneSpec, DatasetSpec } from './train/checkpoint.js';
@@ -22,6 +22,12 @@ export async function resolveRunInputs(
   seed: number,
 ): Promise<RunInputs> {
   const preset = checkPreset(optionalString(values, 'preset'), command);
+  const heads = intFlag(values, 'vit-heads', command, 0, 0);
+  const file = (path: string): BackboneSpec => ({
+    kind: 'file',
+    path: resolve(path),
+    ...(heads > 0 ? { numHeads: heads } : {}),
+  });
   const config = await resolveRunConfig(preset, optionalString(values, 'config'));
   const weights = optionalString(values, 'weights');
   if (preset === 'synthetic') {
@@ -31,9 +37,7 @@ export async function resolveRunInputs(
       config,
       dataset: specs.train,
       validation: specs.val,
-      backbone: weights
-        ? { kind: 'file', path: resolve(weights) }
-        : { kind: 'random', config: SYNTHETIC_VIT, seed },
+      backbone: weights ? file(weights) : { kind: 'random', config: SYNTHETIC_VIT, seed },
     };
   }
   const dataDir = resolve(await checkDataDir(optionalString(values, 'data-dir'), command));
@@ -51,6 +55,6 @@ export async function resolveRunInputs(
     config,
     dataset: { kind: 'preset', preset, dataDir },
     validation: { kind: 'preset', preset, dataDir },
-    backbone: { kind: 'file', path: resolve(weights) },
+    backbone: file(weights),
   };
 }

@@ -67,6 +67,11 @@ export const TRAIN_SPEC: CommandSpec = {
       value: 'K',
       description: 'take the augmented view from K cached views (approximation; default: online)',
     },
+    'vit-heads': {
+      type: 'string',
+      value: 'n',
+      description: 'attention heads of the ViT (default width/64, right for DINO)',
+    },
     ...COMMON_FLAGS,
   },
   notes:
@@ -89,6 +94,11 @@ export const FEATURES_SPEC: CommandSpec = {
       default: '0',
     },
     'chunk-size': { type: 'string', value: 'n', description: 'images per chunk file', default: '256' },
+    'vit-heads': {
+      type: 'string',
+      value: 'n',
+      description: 'attention heads of the ViT (default width/64, right for DINO)',
+    },
     ...COMMON_FLAGS,
   },
 };

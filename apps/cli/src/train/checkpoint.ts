@@ -7,7 +7,7 @@ export const CHECKPOINT_FORMAT = 'hpseg-checkpoint/1';
 
 /** How the frozen backbone of a run is obtained again (eval, segment, resume). */
 export type BackboneSpec =
-  | { readonly kind: 'file'; readonly path: string }
+  | { readonly kind: 'file'; readonly path: string; readonly numHeads?: number }
   | { readonly kind: 'random'; readonly config: Record<string, number>; readonly seed: number };
 
 /** Where the training data comes from. */
