@@ -69,21 +69,18 @@ export function wasmMeanField(
   const unaryView = f32.subarray(unaryPtr / 4, unaryPtr / 4 + n * kp);
   const msgView = f32.subarray(msgPtr / 4, msgPtr / 4 + n * kp);
   const qView = f32.subarray(qPtr / 4, qPtr / 4 + n * kp);
+  // Fresh memory is zero: only real labels and padding unaries need writing.
+  if (kp !== k) for (let i = 0; i < n; i++) unaryView.fill(PAD_UNARY, i * kp + k, i * kp + kp);
   if ('unary' in source) {
     const { unary } = source;
-    for (let i = 0; i < n; i++) {
-      for (let l = 0; l < kp; l++) unaryView[i * kp + l] = l < k ? unary[i * k + l]! : PAD_UNARY;
-    }
+    if (kp === k) unaryView.set(unary);
+    else for (let i = 0; i < n; i++) for (let l = 0; l < k; l++) unaryView[i * kp + l] = unary[i * k + l]!;
   } else {
     // q = softmax(s) in SIMD; then logsumexp(s) = s_m − log q_m for the most probable label m
     // (one log per pixel instead of K exps), and U_l = min(−log clip, logsumexp(s) − s_l).
     const { logits, clip } = source;
-    for (let i = 0; i < n; i++) {
-      for (let l = 0; l < kp; l++) {
-        msgView[i * kp + l] = l < k ? logits[i * k + l]! : 0;
-        unaryView[i * kp + l] = l < k ? 0 : PAD_UNARY;
-      }
-    }
+    if (kp === k) msgView.set(logits);
+    else for (let i = 0; i < n; i++) for (let l = 0; l < k; l++) msgView[i * kp + l] = logits[i * k + l]!;
     wasm.softmax(qPtr, msgPtr, unaryPtr, n, stride);
     const cap = -Math.log(clip);
     for (let i = 0; i < n; i++) {
@@ -117,6 +114,6 @@ export function wasmMeanField(
 
   const q = new Float32Array(n * k);
   if (kp === k) q.set(qView);
-  else for (let i = 0; i < n; i++) q.set(qView.subarray(i * kp, i * kp + k), i * k);
+  else for (let i = 0; i < n; i++) for (let l = 0; l < k; l++) q[i * k + l] = qView[i * kp + l]!;
   return q;
 }
