@@ -1,6 +1,6 @@
 import { open } from 'node:fs/promises';
 import { type Backbone, type BackboneEngine, loadBackbone } from '@hpseg/backbone-vit';
-import { type HostTensor, HpError, loadPthFile, type StateDict, toStateDict } from '@hpseg/core';
+import { HpError } from '@hpseg/core';
 import { importOfficialHpCheckpoint } from '@hpseg/seg-head';
 import { openBackbone, ortOptions } from './backbone.js';
 import type { EvalModel } from './evaluate.js';

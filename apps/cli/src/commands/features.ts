@@ -106,12 +106,12 @@ export const featuresCommand: Command = {
           const row = new Float32Array(layout.total);
           row.set(tokens.subarray(b * layout.tokens, (b + 1) * layout.tokens), 0);
           row.set(weights.subarray(b * layout.lhp, (b + 1) * layout.lhp), layout.tokens);
-          aug.forEach((a, k) =>
+          for (const [k, a] of aug.entries()) {
             row.set(
               a.subarray(b * layout.tokens, (b + 1) * layout.tokens),
               layout.tokens + layout.lhp + k * layout.tokens,
-            ),
-          );
+            );
+          }
           await writer.add(row);
         }
         progress.tick(B);

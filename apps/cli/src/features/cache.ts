@@ -90,7 +90,7 @@ export class ChunkWriter {
     if (this.rows.length === 0) return;
     const per = this.rows[0]!.length;
     const all = new Float32Array(per * this.rows.length);
-    this.rows.forEach((r, i) => all.set(r, i * per));
+    for (const [i, r] of this.rows.entries()) all.set(r, i * per);
     const half = float32ToFloat16(all);
     const bytes = new Uint8Array(half.buffer, half.byteOffset, half.byteLength);
     const file = `chunk-${String(this.chunks.length).padStart(5, '0')}.f16`;
