@@ -145,13 +145,13 @@ async function main(): Promise<void> {
     }
   }
   if (flag('--b64')) {
-    const big = 64;
+    const big = option('--big-batch', 64); // --big-batch only to try the code path on a small batch
     const xb = inputs(big);
     const ms = forwardBackward(xb);
     tf.dispose(Object.values(xb));
     const rssMiB = process.resourceUsage().maxRSS / 1024;
     console.log(
-      `B = 64 (N = ${big * GRID * GRID}): forward+backward ${(ms / 1000).toFixed(1)} s, peak RSS of the process ${rssMiB.toFixed(0)} MiB`,
+      `B = ${big} (N = ${big * GRID * GRID}): forward+backward ${(ms / 1000).toFixed(1)} s, peak RSS of the process ${rssMiB.toFixed(0)} MiB`,
     );
   } else {
     console.log(
