@@ -151,4 +151,18 @@ describe('hpseg train (synthetic, tiny random ViT)', () => {
     const log = (await readFile(join(out, 'log.jsonl'), 'utf8')).trim().split('\n');
     expect(JSON.parse(log[log.length - 1] as string).type).toBe('error');
   });
+
+  it('refuses official options it does not implement (E_CONFIG, exit 2)', async () => {
+    const cfg = join(dir, 'linear-head.json');
+    await writeFile(cfg, JSON.stringify({ model: { pretrained: { projectionType: 'linear' } } }));
+    const io = captureIo();
+    const code = await run(
+      ['train', '--preset', 'synthetic', '--config', cfg, '--out', join(dir, 'x'), '--backend', 'wasm'],
+      io,
+    );
+    expect(io.err()).toMatch(
+      /^hpseg: E_CONFIG: train: unsupported configuration: model\.pretrained\.projectionType/m,
+    );
+    expect(code).toBe(2);
+  });
 });

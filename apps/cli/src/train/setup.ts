@@ -67,6 +67,31 @@ function stepConfig(config: HpConfig, gridSize: number) {
   };
 }
 
+/** Official options this port does not implement are refused, never silently ignored. */
+export function checkSupported(config: HpConfig): void {
+  const problems: string[] = [];
+  if (config.model.pretrained.projectionType !== 'nonlinear') {
+    problems.push(
+      `model.pretrained.projectionType: expected 'nonlinear' (every official config), got '${config.model.pretrained.projectionType}'`,
+    );
+  }
+  if (config.model.extraClusters !== 0 || config.eval.extraClusters !== 0) {
+    problems.push('model.extraClusters / eval.extraClusters: expected 0 (every official config), got more');
+  }
+  if (config.dataset.cropType !== 'five' && config.dataset.dataType !== 'potsdam') {
+    problems.push(
+      `dataset.cropType: expected 'five' (training reads the five-crop set), got ${JSON.stringify(config.dataset.cropType)}`,
+    );
+  }
+  if (config.dataset.cropRatio !== 0.5)
+    problems.push(`dataset.cropRatio: expected 0.5, got ${config.dataset.cropRatio}`);
+  if (problems.length > 0) {
+    throw new HpError('E_CONFIG', `train: unsupported configuration: ${problems.join('; ')}`, {
+      hint: 'these official options are fixed in every HP config; hpseg implements only those values',
+    });
+  }
+}
+
 function checkBackboneMatches(config: HpConfig, backbone: Backbone): number {
   const p = backbone.config.patchSize;
   if (config.model.pretrained.patchSize !== p || config.dataset.res % p !== 0) {
@@ -88,6 +113,7 @@ async function assemble(
   featureSource?: NewRunOptions['featureSource'],
 ): Promise<OpenedRun> {
   // tfjs-core registers no gradients by itself (in plain Node the hook of bin/tfjs-esm-hook.mjs lets this load them).
+  checkSupported(config);
   await registerGradients();
   const backbone = await openBackbone(meta.backbone, opts.engine);
   const disposers: (() => Promise<void> | void)[] = [() => backbone.dispose()];
