@@ -30,6 +30,9 @@ export const featuresCommand: Command = {
     const seed = intFlag(values, 'seed', 'features', 0);
     const augViews = intFlag(values, 'aug-views', 'features', 0);
     const chunkSize = intFlag(values, 'chunk-size', 'features', 256, 1);
+    const augmentMode = choiceFlag(values, 'augment', 'features', ['image', 'official'] as const, 'image') as
+      | 'image'
+      | 'official';
     const engine = choiceFlag(
       values,
       'engine',
@@ -93,7 +96,10 @@ export const featuresCommand: Command = {
           const views = new Float32Array(B * res * res * 3);
           items.forEach((it, b) => {
             const seedK = deriveSeed(seed, 'cache-aug', indices[b] as number, k);
-            views.set(augmentedView(it.image, it.height, it.width, { seed: seedK }).data, b * res * res * 3);
+            views.set(
+              augmentedView(it.image, it.height, it.width, { seed: seedK, mode: augmentMode }).data,
+              b * res * res * 3,
+            );
           });
           const t = tf.tensor4d(views, [B, res, res, 3]);
           const o = await backbone.forward(t);
@@ -129,6 +135,7 @@ export const featuresCommand: Command = {
           patchSize: p,
           embedDim: backbone.config.embedDim,
           sigma: LHP_SIGMA,
+          augmentMode,
         },
         gridSize,
         augViews,

@@ -72,6 +72,13 @@ export const TRAIN_SPEC: CommandSpec = {
       value: 'n',
       description: 'attention heads of the ViT (default width/64, right for DINO)',
     },
+    augment: {
+      type: 'string',
+      value: 'image|official',
+      description:
+        "photometric view: 'image' = augment then normalise (correct); 'official' = augment the normalised tensor and clamp, as the official code",
+      default: 'image',
+    },
     ...COMMON_FLAGS,
   },
   notes:
@@ -98,6 +105,13 @@ export const FEATURES_SPEC: CommandSpec = {
       type: 'string',
       value: 'n',
       description: 'attention heads of the ViT (default width/64, right for DINO)',
+    },
+    augment: {
+      type: 'string',
+      value: 'image|official',
+      description:
+        "photometric view: 'image' = augment then normalise (correct); 'official' = augment the normalised tensor and clamp, as the official code",
+      default: 'image',
     },
     ...COMMON_FLAGS,
   },

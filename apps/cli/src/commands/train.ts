@@ -1,3 +1,4 @@
+import { appendFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { BackboneEngine } from '@hpseg/backbone-vit';
 import { type BackendChoice, HpError, selectBackend } from '@hpseg/core';
@@ -60,6 +61,9 @@ export const trainCommand: Command = {
     };
     const cacheDir = optionalString(values, 'feature-cache');
     const augViews = intFlag(values, 'cached-aug-views', 'train', 0);
+    const augmentMode = choiceFlag(values, 'augment', 'train', ['image', 'official'] as const, 'image') as
+      | 'image'
+      | 'official';
     const featureSource = cacheDir ? cacheFeatureSource(resolve(cacheDir), augViews) : undefined;
     await selectBackend(backend);
     const resumeDir = optionalString(values, 'resume');
@@ -88,6 +92,7 @@ export const trainCommand: Command = {
               engine,
               outDir: resolve(out),
               seed,
+              augmentMode,
               ...(iterations > 0 ? { totalIterations: iterations } : {}),
               ...(featureSource
                 ? { featureSource, featureCache: resolve(cacheDir as string), cachedAugViews: augViews }
@@ -101,6 +106,13 @@ export const trainCommand: Command = {
       io.stderr.write(
         `${opened.resumed ? 'resuming' : 'training'} ${checkpointPaths(opened.session.outDir).last}: iteration ${s.iteration}/${s.totalIterations}, ${opened.session.data.batchesPerEpoch} batches/epoch, backbone ${opened.backbone.engine} C=${opened.backbone.config.embedDim}\n`,
       );
+      if (opened.resumed) {
+        // Lines logged after the checkpoint (a crash between checkpoints) are superseded from here on.
+        await appendFile(
+          checkpointPaths(opened.session.outDir).log,
+          `${JSON.stringify({ type: 'resume', iteration: s.iteration, note: 'records with iteration >= this one before this line are superseded' })}\n`,
+        );
+      }
       const outcome = await trainLoop(opened.session, io);
       printOutcome(io, outcome, values.json === true);
       return outcome.status === 'interrupted' ? (EXIT_CODES.E_INTERRUPTED as number) : EXIT_OK;

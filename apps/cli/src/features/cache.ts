@@ -26,6 +26,8 @@ export interface CacheIdentity {
   readonly patchSize: number;
   readonly embedDim: number;
   readonly sigma: number;
+  /** Mode of the cached augmented views (and of the online ones of the run). */
+  readonly augmentMode: 'image' | 'official';
 }
 
 export interface ChunkEntry {

@@ -6,6 +6,8 @@ import type { Augment } from './data.js';
  * random grayscale, Gaussian blur, applied to the image before normalisation (the correct order;
  * the official code applies it to the normalised tensor — `mode: 'official'` there reproduces it).
  */
-export async function resolveAugment(): Promise<Augment> {
-  return (image, height, width, seed) => augmentedView(image, height, width, { seed }).data;
+export type AugmentMode = 'image' | 'official';
+
+export async function resolveAugment(mode: AugmentMode = 'image'): Promise<Augment> {
+  return (image, height, width, seed) => augmentedView(image, height, width, { seed, mode }).data;
 }

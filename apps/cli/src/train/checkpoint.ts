@@ -36,6 +36,8 @@ export interface CheckpointMeta {
   readonly nClasses: number;
   readonly featureCache: string | null;
   readonly cachedAugViews: number;
+  /** Photometric view: 'image' (augment, then normalise) or 'official' (augment the normalised tensor, clamp). */
+  readonly augmentMode?: 'image' | 'official';
   /** Next iteration to run (0-based global t), epoch and batch index inside it. */
   readonly iteration: number;
   readonly epoch: number;

@@ -38,6 +38,7 @@ export interface NewRunOptions {
   readonly featureSource?: FeatureSourceFactory;
   readonly featureCache?: string | null;
   readonly cachedAugViews?: number;
+  readonly augmentMode?: 'image' | 'official';
 }
 
 export interface RunControl {
@@ -121,7 +122,8 @@ async function assemble(
     const gridSize = checkBackboneMatches(config, backbone);
     const trainSet = await openDataset(meta.dataset, 'train');
     const valSet = meta.validation ? await openDataset(meta.validation, 'val') : null;
-    const augment: Augment | undefined = config.consistencyWeight > 0 ? await resolveAugment() : undefined;
+    const augment: Augment | undefined =
+      config.consistencyWeight > 0 ? await resolveAugment(meta.augmentMode ?? 'image') : undefined;
     const data = new TrainData(trainSet, {
       batchSize: config.dataloader.batchSize,
       resolution: config.dataset.res,
@@ -144,6 +146,7 @@ async function assemble(
             patchSize: backbone.config.patchSize,
             embedDim: backbone.config.embedDim,
             sigma: LHP_SIGMA,
+            augmentMode: meta.augmentMode ?? 'image',
           }),
         })
       : onlineFeatures(backbone, gridSize, consistency);
@@ -270,6 +273,7 @@ export async function openNewRun(options: NewRunOptions, control: RunControl): P
     nClasses: 0,
     featureCache: options.featureCache ?? null,
     cachedAugViews: options.cachedAugViews ?? 0,
+    augmentMode: options.augmentMode ?? 'image',
     versions: await packageVersions(),
     gitCommit: await gitCommit(),
   };
