@@ -257,10 +257,45 @@ def local_case(sz, B, heads, D, sigma, gen):
     }
 
 
+def chain_case(gen):
+    """code -> LHP mix (official dense way) -> normalize -> loss; gradient w.r.t. code through both terms."""
+    B, sz, D, C, heads = 2, 4, 5, 6, 2
+    P = sz * sz
+    N = B * P
+    attn = 2.0 * torch.randn(B, heads, P + 1, P + 1, generator=gen)
+    a = attn[:, :, 1:, 1:].mean(dim=1)
+    a = torch.max(torch.min(a, torch.quantile(a, 0.9, dim=2, keepdim=True)), torch.quantile(a, 0.1, dim=2, keepdim=True))
+    a = a.softmax(dim=-1) * 28.0
+    a = torch.where(a < a.mean(dim=2, keepdim=True), torch.zeros_like(a), a)
+    mask, div = official_window(sz)
+    a = a * mask.unsqueeze(0)
+    code = torch.randn(B, D, sz, sz, generator=gen).requires_grad_(True)  # NCHW head output
+    tokens = code.reshape(B, D, P).permute(0, 2, 1)  # [B, P, D]
+    mixed = torch.stack([(a[b] @ tokens[b]) / div.unsqueeze(1) for b in range(B)])  # [B, P, D]
+    z = F.normalize(tokens.reshape(N, D), dim=1)
+    zmix = F.normalize(mixed.reshape(N, D), dim=1)
+    centers = torch.randn(3, C, generator=gen)
+    f = clustered(N, C, centers, 0.6, gen)
+    s = clustered(N, D, torch.randn(3, D, generator=gen), 0.6, gen)
+    qag = clustered(8, C, centers, 0.6, gen)
+    qsp = unit(8, D, gen)
+    loss, stats = hp_loss_reference(z, zmix, f, s, qag, qsp, 0.3, 0.8, None, P)
+    (g,) = torch.autograd.grad(loss, [code])
+    return {
+        'gridSize': sz, 'attentionShape': [B, heads, P + 1, P + 1], 'attention': flat(attn),
+        'codeShape': [B, sz, sz, D], 'codeNHWC': flat(code.permute(0, 2, 3, 1)),
+        'featBackbone': flat(f), 'codeMomentum': flat(s), 'poolAgnostic': flat(qag), 'poolSpecific': flat(qsp),
+        'C': C, 'Q': 8, 'lambda': 0.3, 'temperature': 0.8,
+        'loss': float(loss), 'gradCodeNHWC': flat(g.permute(0, 2, 3, 1)),
+        'validAnchorsPerImage': [st['validAnchors'] for st in stats],
+    }
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     loss = {'generator': 'tools/golden/hp_make_loss.py', 'torch': torch.__version__,
-            'cases': loss_cases(), 'consistency': consistency_case()}
+            'cases': loss_cases(), 'consistency': consistency_case(),
+            'chain': chain_case(torch.Generator().manual_seed(37))}
     with open(os.path.join(OUT, 'hp_loss.json'), 'w') as fh:
         json.dump(loss, fh, separators=(',', ':'))
     gen = torch.Generator().manual_seed(3)
