@@ -18,6 +18,8 @@ export type Matching = 'hungarian' | 'identity' | 'majority';
  * - `official`: as `errors`, plus the official extra row and zero column (`seg_utils.py`
  *   `UnsupervisedMetrics.compute`): a pseudo-class whose IoU is 0 (NaN if it holds no pixels) enters
  *   the mIoU. The per-class IoUs and the accuracy are the same under both rules.
+ * The default is `official` (the official code wins); `errors` is the documented deviation for users
+ * who want mIoU over the real classes only.
  */
 export type ExtraClusterRule = 'errors' | 'official';
 
@@ -126,7 +128,7 @@ function assign(matching: Matching, counts: Float64Array, c: number, k: number):
  */
 export function computeMetrics(matrix: ConfusionCounts, options: MetricsOptions = {}): SegmentationMetrics {
   const matching = options.matching ?? 'hungarian';
-  const extraClusterRule = options.extraClusterRule ?? 'errors';
+  const extraClusterRule = options.extraClusterRule ?? 'official';
   if (matching !== 'hungarian' && matching !== 'identity' && matching !== 'majority') {
     throw new HpError(
       'E_ARG',

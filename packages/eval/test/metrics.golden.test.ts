@@ -61,7 +61,7 @@ describe('golden cases against SciPy and the official formulas', () => {
     });
 
     it(`${c.name}: hungarian metrics ('errors' rule)`, () => {
-      const m = computeMetrics(matrix, { matching: 'hungarian' });
+      const m = computeMetrics(matrix, { matching: 'hungarian', extraClusterRule: 'errors' });
       const want = c.hungarian.errors;
       expect(m.matchedPixels).toBe(want.matchedPixels);
       expect(m.totalPixels).toBe(want.totalPixels);
@@ -128,11 +128,17 @@ describe('official extra-cluster rule', () => {
     close(m.mIoU, (e.mIoU * 27) / 28);
   });
 
+  it('is the default (the official code wins; errors is the opt-in deviation)', () => {
+    const d = computeMetrics(rect);
+    expect(d.extraClusterRule).toBe('official');
+    expect(d.mIoU).toBe(computeMetrics(rect, { extraClusterRule: 'official' }).mIoU);
+  });
+
   it('leaves the mIoU unchanged when the extra clusters are empty (as update() produces)', () => {
     const m = computeMetrics(empty, { extraClusterRule: 'official' });
     expect(m.unmatchedPixels).toBe(0);
     expect(m.officialExtraRowIoU).toBeNaN();
-    expect(m.mIoU).toBe(computeMetrics(empty).mIoU);
+    expect(m.mIoU).toBe(computeMetrics(empty, { extraClusterRule: 'errors' }).mIoU);
     expect(m.assignment.slice(27)).toEqual([-1, -1, -1]);
   });
 });

@@ -6,7 +6,7 @@ const matrix = { numClasses: 3, numClusters: 4, counts: [0, 6, 0, 8, 1, 0, 0, 0,
 
 describe('formatReport', () => {
   it('prints names, IoU x100 with 2 decimals, n/a for absent classes, accuracy and mIoU', () => {
-    const r = computeMetrics(matrix);
+    const r = computeMetrics(matrix, { extraClusterRule: 'errors' });
     expect(r.assignment).toEqual([1, 0, 2, -1]);
     const text = formatReport(r, { classNames: ['road', 'sky', 'tree'], title: 'T' });
     const lines = text.split('\n');
@@ -51,7 +51,7 @@ describe('formatReport', () => {
 
 describe('toReportJson', () => {
   it('carries protocol metadata and maps NaN to null', () => {
-    const r = computeMetrics(matrix);
+    const r = computeMetrics(matrix, { extraClusterRule: 'errors' });
     const j = toReportJson(r, {
       classNames: ['road', 'sky', 'tree'],
       protocol: { dataset: 'toy', split: 'val', resolution: [320, 640], source: 'cluster probe', crf: true },
