@@ -154,6 +154,12 @@ export const evalCommand: Command = {
         },
       });
       progress.done();
+      if (io.signal?.aborted) {
+        throw new HpError(
+          'E_INTERRUPTED',
+          'hpseg eval: interrupted: expected the whole evaluation set, got a partial pass (no report written)',
+        );
+      }
       const classNames = dataset.classNames.length === dataset.numClasses ? dataset.classNames : undefined;
       const protocol = {
         dataset: dataset.name,
