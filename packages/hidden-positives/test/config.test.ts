@@ -146,6 +146,16 @@ describe('fromOfficialJson', () => {
     );
   });
 
+  it('accepts crop_type null and "none" (other revisions of the official files)', () => {
+    const a = official('cocostuff');
+    (a.dataset as Record<string, unknown>).crop_type = null;
+    expect(fromOfficialJson(a).dataset.cropType).toBeNull();
+    expect(toOfficialJson(fromOfficialJson(a))).toEqual(a);
+    const b = official('potsdam');
+    (b.dataset as Record<string, unknown>).crop_type = 'none';
+    expect(fromOfficialJson(b).dataset.cropType).toBe('none');
+  });
+
   it('rejects a non-object with E_ARG', () => {
     expect(catchError(() => fromOfficialJson([1, 2])).code).toBe('E_ARG');
   });
