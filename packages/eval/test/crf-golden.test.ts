@@ -20,7 +20,7 @@ const golden = JSON.parse(readFileSync(new URL('./fixtures/crf_exact.json', impo
 };
 
 const EXACT_VS_NUMPY_Q = 1e-5; // float32 storage vs float64
-const LATTICE_VS_NUMPY_Q = 0.05; // lattice approximation (README.crf.md)
+const LATTICE_VS_NUMPY_Q = 0.05; // lattice approximation (README.md, Dense CRF)
 
 describe('dense CRF vs the NumPy golden (tools/golden/crf_exact.py)', () => {
   it.each(golden.cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {

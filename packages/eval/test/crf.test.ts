@@ -11,7 +11,7 @@ import { DEFAULT_CRF_PARAMS, denseCrf, denseCrfExact } from '../src/index.js';
 import { agreement, maxAbsDiff, randomCase, rng } from './fixtures/crf-helpers.js';
 
 // Named tolerances.
-const LATTICE_VS_EXACT_Q = 0.05; // measured ≤ 0.035 on informative noisy unaries (README.crf.md)
+const LATTICE_VS_EXACT_Q = 0.05; // measured ≤ 0.035 on informative noisy unaries (README.md, Dense CRF)
 const WASM_VS_JS_Q = 1e-5; // same float32 loops, different summation rounding (measured ~4e-7)
 
 function softmax(row: number[]): number[] {
