@@ -8,6 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { torchBenchEnv } from '../../../tools/bench/torch-env.js';
 
 interface Case {
   size: number;
@@ -115,10 +116,12 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const torchProbe = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' });
   if (torchProbe.status === 0) {
+    const torchEnv = torchBenchEnv();
+    console.log(`PyTorch: ${torchEnv.note}`);
     const r = spawnSync(
       '/usr/bin/python3',
       ['-c', PYTORCH, String(Math.min(THREADS, 2)), JSON.stringify(CASES.map((c) => [c.size, c.batch]))],
-      { encoding: 'utf8', maxBuffer: 1 << 24 },
+      { encoding: 'utf8', maxBuffer: 1 << 24, env: torchEnv.env },
     );
     if (r.status !== 0) console.error(`PyTorch run failed: ${r.stderr}`);
     rows.push(...parseRows(r.stdout));

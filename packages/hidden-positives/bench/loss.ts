@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { selectBackend } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
+import { torchBenchEnv } from '../../../tools/bench/torch-env.js';
 import { hiddenPositiveLoss, l2Normalize } from '../src/index.js';
 
 const args = process.argv.slice(2);
@@ -105,7 +106,13 @@ print(ts[len(ts) // 2])
 function torchMs(batch: number, runs: number): number | null {
   if (!existsSync('/usr/bin/python3')) return null;
   const script = torchScript(batch, runs);
-  const out = spawnSync('/usr/bin/python3', ['-c', script], { encoding: 'utf8', timeout: 30 * 60_000 });
+  const torchEnv = torchBenchEnv();
+  console.log(`PyTorch: ${torchEnv.note}`);
+  const out = spawnSync('/usr/bin/python3', ['-c', script], {
+    encoding: 'utf8',
+    timeout: 30 * 60_000,
+    env: torchEnv.env,
+  });
   if (out.status !== 0) {
     console.log(`PyTorch run failed: ${out.stderr.trim().split('\n').slice(-1)[0]}`);
     return null;
