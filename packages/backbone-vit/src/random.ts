@@ -1,19 +1,7 @@
 import type { HostTensor, StateDict } from '@hpseg/core';
-import { assertInt } from '@hpseg/core';
+import { assertInt, mulberry32 } from '@hpseg/core';
 import type { VitConfig } from './config.js';
 import { assertVitConfig, vitKeyShapes } from './config.js';
-
-/** mulberry32: a small, fast, seedable 32-bit PRNG. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Deterministic random weights for a ViT in the official DINO layout (PyTorch shapes): normal with std

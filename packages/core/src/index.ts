@@ -29,5 +29,6 @@ export { downloadFile, sha256File } from './download.js';
 export type { HpErrorCode, HpErrorOptions } from './errors.js';
 export { describeValue, HpError, isHpError } from './errors.js';
 export { temporaryPathFor, writeFileAtomic, writeJsonAtomic } from './fs.js';
+export { deriveSeed, mulberry32, permutation, randomSeed } from './random.js';
 export type { DimSpec } from './shape.js';
 export { assertInt, assertNumber, assertShape, formatShape, sizeOf } from './shape.js';

@@ -1,4 +1,4 @@
-import { HpError } from '@hpseg/core';
+import { HpError, mulberry32, permutation } from '@hpseg/core';
 
 /** A small seeded pseudo-random generator (mulberry32): deterministic across platforms. */
 export interface Rng {
@@ -18,14 +18,7 @@ export function createRng(seed: number): Rng {
       `createRng: seed must be an integer: expected an integer, got ${String(seed)}`,
     );
   }
-  let state = seed >>> 0;
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   return {
     next,
     uniform: (low, high) => low + (high - low) * next(),
@@ -35,13 +28,5 @@ export function createRng(seed: number): Rng {
 
 /** A seeded permutation of `0..n-1` (Fisher–Yates). */
 export function seededPermutation(n: number, seed: number): number[] {
-  const rng = createRng(seed);
-  const order = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    const t = order[i]!;
-    order[i] = order[j]!;
-    order[j] = t;
-  }
-  return order;
+  return permutation(n, mulberry32(seed));
 }

@@ -1,8 +1,7 @@
-import { assertInt, assertNumber, assertShape, describeValue, HpError } from '@hpseg/core';
+import { assertInt, assertNumber, assertShape, describeValue, HpError, randomSeed } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { type GridSize, parseGrid } from './grid.js';
 import { l2Normalize } from './normalize.js';
-import { randomSeed } from './random.js';
 
 /** `tf.tidy` for an object result that may hold nulls and numbers besides tensors (kept as usual). */
 function tidyObject<T extends object>(fn: () => T): T {

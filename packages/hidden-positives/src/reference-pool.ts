@@ -1,7 +1,6 @@
-import { assertInt, describeValue, HpError } from '@hpseg/core';
+import { assertInt, describeValue, HpError, mulberry32, randomSeed } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { roundToFloat16 } from './float16.js';
-import { mulberry32, randomSeed } from './random.js';
 
 /** How pool rows are stored: plain float32, or rounded to half precision like the official fp16 pools. */
 export type PoolStorage = 'float32' | 'float16';
