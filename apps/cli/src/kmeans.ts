@@ -2,6 +2,8 @@ import { HpError } from '@hpseg/core';
 import { mulberry32 } from './rng.js';
 
 export interface KMeansResult {
+  /** Sum over points of the cosine to their centroid (higher is better); the best restart is kept. */
+  readonly objective: number;
   /** `[K, C]` row-major centroids (L2-normalised when `cosine`). */
   readonly centroids: Float32Array;
   /** Cluster of every input row. */
@@ -27,7 +29,23 @@ export function kmeans(
   n: number,
   c: number,
   k: number,
-  { seed = 0, maxIterations = 50 } = {},
+  { seed = 0, maxIterations = 50, restarts = 1 } = {},
+): KMeansResult {
+  let best: KMeansResult | undefined;
+  for (let r = 0; r < restarts; r++) {
+    const result = kmeansOnce(x, n, c, k, seed + 7919 * r, maxIterations);
+    if (best === undefined || result.objective > best.objective) best = result;
+  }
+  return best as KMeansResult;
+}
+
+function kmeansOnce(
+  x: Float32Array,
+  n: number,
+  c: number,
+  k: number,
+  seed: number,
+  maxIterations: number,
 ): KMeansResult {
   if (x.length !== n * c || k < 1 || k > n) {
     throw new HpError(
@@ -102,7 +120,12 @@ export function kmeans(
     normaliseRows(centroids, k, c);
     if (iterations > 0 && changed === 0) break;
   }
-  return { centroids, assignments, iterations };
+  let objective = 0;
+  for (let i = 0; i < n; i++) {
+    const j = assignments[i] as number;
+    for (let d = 0; d < c; d++) objective += (data[i * c + d] as number) * (centroids[j * c + d] as number);
+  }
+  return { centroids, assignments, iterations, objective };
 }
 
 /** Index of the nearest (cosine) centroid for every row of `x` `[N, C]`. */

@@ -13,7 +13,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('hpseg demo (smoke: 3 iterations, the full demo runs 150)', () => {
+describe('hpseg demo (smoke: 3 iterations, the full demo runs 300)', () => {
   it('prints a JSON summary with both mIoU values, writes the PNGs and says real results need DINO', {
     timeout: 120_000,
   }, async () => {

@@ -29,7 +29,7 @@ export const demoCommand: Command = {
   async execute({ values }, io) {
     const started = performance.now();
     const seed = intFlag(values, 'seed', 'demo', 0);
-    const iterations = intFlag(values, 'iterations', 'demo', 150, 1);
+    const iterations = intFlag(values, 'iterations', 'demo', 300, 1);
     const engine = choiceFlag(values, 'engine', 'demo', ['onnx', 'tfjs'] as const, 'onnx') as BackboneEngine;
     const backendChoice = choiceFlag(
       values,

@@ -239,7 +239,7 @@ export const DEMO_SPEC: CommandSpec = {
       description: 'where the PNGs and the run go',
       default: './hpseg-demo',
     },
-    iterations: { type: 'string', value: 'n', description: 'HP training iterations', default: '150' },
+    iterations: { type: 'string', value: 'n', description: 'HP training iterations', default: '300' },
     classes: { type: 'string', value: 'K', description: 'synthetic classes (2-12)', default: '8' },
     config: {
       type: 'string',
