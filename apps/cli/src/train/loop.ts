@@ -265,8 +265,10 @@ export async function trainLoop(session: TrainSession, io: CliIo): Promise<Train
       const batch = await data.load(data.batchIndices('train', epoch, i), {
         ...(session.features.needsAugImages ? { augmentSeed: deriveSeed(state.seed, 'augment', t) } : {}),
       });
+      const loaded = performance.now();
       const main = await session.features.main(batch);
       const featAug = await session.features.augmented(batch, t);
+      const featured = performance.now();
       const labels = tf.tensor3d(batch.labels, [batch.shape[0], batch.shape[1], batch.shape[2]], 'int32');
       let result: StepLosses;
       try {
@@ -324,6 +326,9 @@ export async function trainLoop(session: TrainSession, io: CliIo): Promise<Train
         headGradNorm: result.headGradNorm,
         lr: session.lr,
         stepMs: Math.round(stepMs),
+        dataMs: Math.round(loaded - started),
+        backboneMs: Math.round(featured - loaded),
+        ...result.timings,
       });
       progress.tick(1, `loss ${result.total.toFixed(4)} λ ${state.lambda.toFixed(3)}`);
 

@@ -45,6 +45,8 @@ export interface StepLosses {
   readonly linear: number;
   readonly cluster: number;
   readonly headGradNorm: number;
+  /** Milliseconds: selection features (EMA head), HP + consistency forward/backward, probes, updates. */
+  readonly timings: { selection: number; hpGrad: number; probes: number; update: number };
 }
 
 /**
@@ -78,6 +80,7 @@ export function trainStep(
   seeds: ReturnType<typeof dropoutSeeds>,
 ): StepLosses {
   const rate = config.dropoutRate;
+  const t0 = performance.now();
   // Selection features, no gradient: f̂ = normalize(Drop f) and ŝ' = normalize(Drop(S'(Drop f))).
   const selection = tf.tidy(() => {
     const [B, h, w, C] = inputs.feat.shape;
@@ -90,6 +93,7 @@ export function trainStep(
       emaHat: l2Normalize(tf.reshape(emaDrop, [B * h * w, D])) as tf.Tensor2D, // [N, D]
     };
   });
+  const t1 = performance.now();
   let code: tf.Tensor4D | null = null;
   let hpValue = 0;
   let consValue = 0;
@@ -129,6 +133,7 @@ export function trainStep(
       return tf.add(hp, tf.mul(cons, config.consistencyWeight)) as tf.Scalar;
     }, headParams);
     value.dispose();
+    const t2 = performance.now();
     // Momentum update: after this iteration's forward, before any optimiser step (θ is still θ_{t−1}).
     updateMomentumHead(models.head, models.ema, config.momentum);
     // Probes on the detached code: their own gradients, never reaching the head.
@@ -138,6 +143,7 @@ export function trainStep(
       models.linear.params,
     );
     const clu = computeGradients(() => models.cluster.clusterLoss(detached), models.cluster.params);
+    const t3 = performance.now();
     const headGrads = pick(grads, 'head');
     const projGrads = pick(grads, 'projection');
     const clipped = clipGradNorm(headGrads, config.gradNorm);
@@ -151,6 +157,7 @@ export function trainStep(
       optimizers.cluster.step(clu.grads);
       optimizers.projection.step(projGrads);
     }
+    const t4 = performance.now();
     disposeMap(grads);
     disposeMap(clipped.grads);
     clipped.totalNorm.dispose();
@@ -165,6 +172,12 @@ export function trainStep(
       linear: linearValue,
       cluster: clusterValue,
       headGradNorm,
+      timings: {
+        selection: Math.round(t1 - t0),
+        hpGrad: Math.round(t2 - t1),
+        probes: Math.round(t3 - t2),
+        update: Math.round(t4 - t3),
+      },
     };
   } finally {
     selection.featHat.dispose();
