@@ -1,5 +1,4 @@
-import { HpError } from '@hpseg/core';
-import { mulberry32 } from './rng.js';
+import { HpError, mulberry32 } from '@hpseg/core';
 
 export interface KMeansResult {
   /** Sum over points of the cosine to their centroid (higher is better); the best restart is kept. */

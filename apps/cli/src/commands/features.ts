@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { BackboneEngine } from '@hpseg/backbone-vit';
-import { type BackendChoice, HpError, selectBackend } from '@hpseg/core';
+import { type BackendChoice, deriveSeed, HpError, selectBackend } from '@hpseg/core';
 import { augmentedView, stackImages, trainView } from '@hpseg/datasets';
 import { localPositiveWeights } from '@hpseg/hidden-positives';
 import * as tf from '@tensorflow/tfjs-core';
@@ -19,7 +19,6 @@ import {
   writeManifest,
 } from '../features/cache.js';
 import { createProgress } from '../progress.js';
-import { deriveSeed } from '../rng.js';
 import { resolveRunInputs } from '../run-inputs.js';
 import { packageVersions } from '../versions.js';
 import { FEATURES_SPEC } from './specs.js';

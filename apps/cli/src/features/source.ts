@@ -1,7 +1,6 @@
 import type { Backbone } from '@hpseg/backbone-vit';
-import { HpError } from '@hpseg/core';
+import { deriveSeed, HpError } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
-import { deriveSeed } from '../rng.js';
 import type { HostBatch } from '../train/data.js';
 import type { FeatureSource } from '../train/loop.js';
 import { type CacheIdentity, type CacheReader, openCache } from './cache.js';

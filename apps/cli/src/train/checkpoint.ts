@@ -1,6 +1,5 @@
-import type { StateDict } from '@hpseg/core';
-import { HpError } from '@hpseg/core';
-import { readTensorFile, writeTensorFile } from './tensor-file.js';
+import type { SafetensorsContent, StateDict } from '@hpseg/core';
+import { HpError, isHpError, loadSafetensorsFile, saveSafetensorsFile } from '@hpseg/core';
 
 /** Format tag of our checkpoints (in the safetensors `__metadata__`). */
 export const CHECKPOINT_FORMAT = 'hpseg-checkpoint/1';
@@ -60,11 +59,21 @@ export interface CheckpointMeta {
 }
 
 export async function saveCheckpoint(path: string, tensors: StateDict, meta: CheckpointMeta): Promise<void> {
-  await writeTensorFile(path, tensors, { hpseg: JSON.stringify(meta) });
+  await saveSafetensorsFile(path, tensors, { hpseg: JSON.stringify(meta) });
 }
 
 export async function loadCheckpoint(path: string): Promise<{ tensors: StateDict; meta: CheckpointMeta }> {
-  const { tensors, metadata } = await readTensorFile(path);
+  let content: SafetensorsContent;
+  try {
+    content = await loadSafetensorsFile(path);
+  } catch (error) {
+    if (!isHpError(error, 'E_FORMAT')) throw error;
+    throw new HpError('E_FORMAT', `loadCheckpoint: ${path}: ${error.message}`, {
+      cause: error,
+      hint: 'the file is truncated or not an hpseg checkpoint; use the other checkpoint (last/best) or retrain',
+    });
+  }
+  const { tensors, metadata } = content;
   let meta: CheckpointMeta | undefined;
   try {
     meta = metadata.hpseg === undefined ? undefined : (JSON.parse(metadata.hpseg) as CheckpointMeta);

@@ -1,6 +1,5 @@
-import { HpError } from '@hpseg/core';
+import { deriveSeed, HpError, mulberry32, permutation } from '@hpseg/core';
 import { type Dataset, type DatasetItem, stackImages, stackLabels, trainView } from '@hpseg/datasets';
-import { deriveSeed, mulberry32, permutation } from '../rng.js';
 
 /** One training batch on the host: the main view, its photometric augmentation, the labels. */
 export interface HostBatch {

@@ -1,14 +1,13 @@
 import { existsSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { HpError, type StateDict } from '@hpseg/core';
+import { deriveSeed, HpError, type StateDict } from '@hpseg/core';
 import { lambdaSchedule } from '@hpseg/hidden-positives';
 import * as tf from '@tensorflow/tfjs-core';
 import type { EvalResult } from '../evaluate.js';
 import { selectionScore } from '../evaluate.js';
 import type { CliIo } from '../io.js';
 import { createProgress } from '../progress.js';
-import { deriveSeed } from '../rng.js';
 import { type CheckpointMeta, saveCheckpoint } from './checkpoint.js';
 import type { HostBatch, TrainData } from './data.js';
 import { type HpModels, type HpOptimizers, modelsToStateDict, optimizersToStateDict } from './models.js';

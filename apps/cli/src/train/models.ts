@@ -1,5 +1,5 @@
 import type { HostTensor, StateDict } from '@hpseg/core';
-import { HpError } from '@hpseg/core';
+import { deriveSeed, HpError } from '@hpseg/core';
 import {
   ClusterProbe,
   createAdam,
@@ -11,7 +11,6 @@ import {
   SegHead,
 } from '@hpseg/seg-head';
 import * as tf from '@tensorflow/tfjs-core';
-import { deriveSeed } from '../rng.js';
 
 /** Every trainable piece of an HP run. The backbone is frozen and lives elsewhere. */
 export interface HpModels {

@@ -1,6 +1,6 @@
+import { deriveSeed, mulberry32 } from '@hpseg/core';
 import { dropout2d } from '@hpseg/seg-head';
 import * as tf from '@tensorflow/tfjs-core';
-import { deriveSeed, mulberry32 } from '../rng.js';
 import type { HpModels } from './models.js';
 
 /** Host copies of the two reference pools, rows L2-normalised. */

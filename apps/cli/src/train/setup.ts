@@ -3,13 +3,13 @@ import type { Backbone, BackboneEngine } from '@hpseg/backbone-vit';
 import { HpError, writeJsonAtomic } from '@hpseg/core';
 import type { Dataset } from '@hpseg/datasets';
 import { deriveHpValues, type HpConfig } from '@hpseg/hidden-positives';
+import { ensureGradients } from '@hpseg/seg-head';
 import * as tf from '@tensorflow/tfjs-core';
 import { onlineFeatures, openBackbone } from '../backbone.js';
 import { openDataset } from '../data-source.js';
 import { evaluateDataset } from '../evaluate.js';
 import { LHP_SIGMA, weightsFingerprint } from '../features/cache.js';
 import type { FeatureSourceFactory } from '../features/source.js';
-import { registerGradients } from '../gradients.js';
 import { gitCommit, packageVersions } from '../versions.js';
 import { resolveAugment } from './augment.js';
 import { type BackboneSpec, type CheckpointMeta, type DatasetSpec, loadCheckpoint } from './checkpoint.js';
@@ -115,7 +115,7 @@ async function assemble(
 ): Promise<OpenedRun> {
   // tfjs-core registers no gradients by itself (in plain Node the hook of bin/tfjs-esm-hook.mjs lets this load them).
   checkSupported(config);
-  await registerGradients();
+  await ensureGradients(); // plain Node loads tfjs-core's gradient registry through bin/tfjs-esm-hook.mjs
   const backbone = await openBackbone(meta.backbone, opts.engine);
   const disposers: (() => Promise<void> | void)[] = [() => backbone.dispose()];
   try {

@@ -1,3 +1,4 @@
+import { deriveSeed } from '@hpseg/core';
 import { consistencyLoss, hiddenPositiveLoss, l2Normalize, mixLocalPositives } from '@hpseg/hidden-positives';
 import {
   clipGradNorm,
@@ -8,7 +9,6 @@ import {
   updateMomentumHead,
 } from '@hpseg/seg-head';
 import * as tf from '@tensorflow/tfjs-core';
-import { deriveSeed } from '../rng.js';
 import type { HpModels, HpOptimizers } from './models.js';
 
 /** Hyper-parameters one step needs (from the resolved config). */
