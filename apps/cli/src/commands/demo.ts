@@ -76,11 +76,24 @@ export const demoCommand: Command = {
         seed,
         keep: SHOWN,
       });
+      const { models } = opened.session;
+      // Control: the same clustering on the codes of the head as initialised (before any HP step), so
+      // the output separates what the head's random projection does from what HP training does.
+      const untrained = await kmeansBaseline(
+        featureFn(opened.backbone, models.head),
+        opened.trainSet,
+        valSet,
+        {
+          resolution: res,
+          fitImages: 64,
+          seed,
+          keep: 0,
+        },
+      );
       say(
-        `baseline (k-means on raw ViT features): mIoU ${(100 * baseline.metrics.mIoU).toFixed(2)}; training HP ...`,
+        `baseline (k-means on raw ViT features): mIoU ${(100 * baseline.metrics.mIoU).toFixed(2)}; untrained head: mIoU ${(100 * untrained.metrics.mIoU).toFixed(2)}; training HP ...`,
       );
       const outcome = await trainLoop(opened.session, io);
-      const { models } = opened.session;
       const shownPred: Int32Array[] = [];
       const shownImages: Uint8Array[] = [];
       const shownLabels: Int32Array[] = [];
@@ -138,6 +151,7 @@ export const demoCommand: Command = {
         data,
         vit: SYNTHETIC_VIT,
         baseline: { mIoU: baseline.metrics.mIoU, accuracy: baseline.metrics.accuracy },
+        untrainedHead: { kmeansMIoU: untrained.metrics.mIoU, kmeansAccuracy: untrained.metrics.accuracy },
         hp: {
           kmeansMIoU: hpKmeans.metrics.mIoU,
           kmeansAccuracy: hpKmeans.metrics.accuracy,
@@ -147,6 +161,7 @@ export const demoCommand: Command = {
           linearAccuracy: hp.linear.accuracy,
         },
         hpBeatsBaseline: hpKmeans.metrics.mIoU > baseline.metrics.mIoU,
+        hpBeatsUntrainedHead: hpKmeans.metrics.mIoU > untrained.metrics.mIoU,
         hpClusterProbeBeatsBaseline: hp.cluster.mIoU > baseline.metrics.mIoU,
         firstLoss: outcome.losses[0]?.total ?? null,
         lastLoss: outcome.losses[outcome.losses.length - 1]?.total ?? null,
@@ -166,11 +181,13 @@ export const demoCommand: Command = {
           `results on ${data.valLength} validation images after ${outcome.iteration} HP iterations (Hungarian matching):`,
         );
         row('baseline: k-means on raw ViT features', baseline.metrics);
+        row('control: same k-means on the UNTRAINED head codes', untrained.metrics);
         row('HP: same k-means on the trained head codes', hpKmeans.metrics);
         row('HP: official cluster probe (online, needs long runs)', hp.cluster);
         row('HP: linear probe (trained with labels, reference)', hp.linear);
+        const points = (a: number, b: number) => `${(100 * (a - b)).toFixed(2)} mIoU points`;
         say(
-          `HP codes ${summary.hpBeatsBaseline ? 'beat' : 'do NOT beat'} the raw-feature baseline by ${(100 * (hpKmeans.metrics.mIoU - baseline.metrics.mIoU)).toFixed(2)} mIoU points with the same clustering.`,
+          `HP codes ${summary.hpBeatsBaseline ? 'beat' : 'do NOT beat'} the raw-feature baseline (${points(hpKmeans.metrics.mIoU, baseline.metrics.mIoU)}) and ${summary.hpBeatsUntrainedHead ? 'beat' : 'do NOT beat'} the untrained head (${points(hpKmeans.metrics.mIoU, untrained.metrics.mIoU)}) with the same clustering.`,
         );
         say(`PNGs (image | ground truth | baseline | HP k-means | HP cluster probe): ${pngs.join(', ')}`);
         say(
