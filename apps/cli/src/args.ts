@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { HpError } from '@hpseg/core';
+import type { BackboneEngine } from '@hpseg/backbone-vit';
+import { BACKEND_CHOICES, type BackendChoice, HpError } from '@hpseg/core';
 
 /** One flag of a command: its parseArgs type plus what `--help` prints. */
 export interface FlagSpec {
@@ -154,4 +155,14 @@ export function choiceFlag<T extends string>(
     );
   }
   return v as T;
+}
+
+/** `--engine onnx|tfjs` (the backbone engine; default onnx). */
+export function engineFlag(values: FlagValues, command: string): BackboneEngine {
+  return choiceFlag(values, 'engine', command, ['onnx', 'tfjs'] as const, 'onnx') as BackboneEngine;
+}
+
+/** `--backend auto|wasm|cpu|tensorflow|tensorflow-gpu` (the TF.js backend; default auto). */
+export function backendFlag(values: FlagValues, command: string): BackendChoice {
+  return choiceFlag(values, 'backend', command, BACKEND_CHOICES, 'auto') as BackendChoice;
 }

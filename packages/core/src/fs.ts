@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { HpError } from './errors.js';
 
@@ -39,4 +39,18 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
 /** `writeFileAtomic` of pretty-printed JSON with a trailing newline. */
 export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Reads a whole file; a missing one → `E_NOT_FOUND`, an unreadable one → `E_IO`, both naming `fn` and the path. */
+export async function readFileChecked(fn: string, path: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    throw new HpError(
+      code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_IO',
+      `${fn}: cannot read ${path}: expected a readable file, got ${(error as Error).message}`,
+      { cause: error, details: { path } },
+    );
+  }
 }

@@ -28,7 +28,7 @@ export type { DownloadOptions, DownloadProgress, DownloadResult } from './downlo
 export { downloadFile, sha256File } from './download.js';
 export type { HpErrorCode, HpErrorOptions } from './errors.js';
 export { describeValue, HpError, isHpError } from './errors.js';
-export { temporaryPathFor, writeFileAtomic, writeJsonAtomic } from './fs.js';
+export { readFileChecked, temporaryPathFor, writeFileAtomic, writeJsonAtomic } from './fs.js';
 export { deriveSeed, mulberry32, permutation, randomSeed } from './random.js';
 export type { DimSpec } from './shape.js';
 export { assertInt, assertNumber, assertShape, formatShape, sizeOf } from './shape.js';

@@ -1,7 +1,6 @@
 import { join, resolve } from 'node:path';
-import type { BackboneEngine } from '@hpseg/backbone-vit';
-import { type BackendChoice, selectBackend, writeJsonAtomic } from '@hpseg/core';
-import { choiceFlag, intFlag, optionalString } from '../args.js';
+import { selectBackend, writeJsonAtomic } from '@hpseg/core';
+import { backendFlag, engineFlag, intFlag, optionalString } from '../args.js';
 import { featureFn, kmeansBaseline } from '../baseline.js';
 import type { Command } from '../command.js';
 import { resolveRunConfig, SYNTHETIC_VIT } from '../config.js';
@@ -30,14 +29,8 @@ export const demoCommand: Command = {
     const started = performance.now();
     const seed = intFlag(values, 'seed', 'demo', 0);
     const iterations = intFlag(values, 'iterations', 'demo', 300, 1);
-    const engine = choiceFlag(values, 'engine', 'demo', ['onnx', 'tfjs'] as const, 'onnx') as BackboneEngine;
-    const backendChoice = choiceFlag(
-      values,
-      'backend',
-      'demo',
-      ['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu'] as const,
-      'auto',
-    ) as BackendChoice;
+    const engine = engineFlag(values, 'demo');
+    const backendChoice = backendFlag(values, 'demo');
     const out = resolve(optionalString(values, 'out') ?? './hpseg-demo');
     const json = values.json === true;
     const say = (line: string) => (json ? io.stderr : io.stdout).write(`${line}\n`);
@@ -70,26 +63,20 @@ export const demoCommand: Command = {
       say(
         `data: ${data.length} train / ${data.valLength} val images ${res}x${res}, ${data.numClasses} classes; ViT dim ${SYNTHETIC_VIT.embedDim}, depth ${SYNTHETIC_VIT.depth}, patch ${SYNTHETIC_VIT.patchSize} (${engine}); TF.js backend ${backend}`,
       );
-      const baseline = await kmeansBaseline(featureFn(opened.backbone), opened.trainSet, valSet, {
-        resolution: res,
-        fitImages: 64,
-        seed,
-        keep: SHOWN,
-      });
       const { models } = opened.session;
-      // Control: the same clustering on the codes of the head as initialised (before any HP step), so
-      // the output separates what the head's random projection does from what HP training does.
-      const untrained = await kmeansBaseline(
-        featureFn(opened.backbone, models.head),
-        opened.trainSet,
-        valSet,
-        {
+      // One clustering protocol for every line: seeded k-means on 64 training images, then the
+      // validation pixels, Hungarian-matched (see baseline.ts).
+      const clusterWith = (head: typeof models.head | undefined, keep: number) =>
+        kmeansBaseline(featureFn(opened.backbone, head), opened.trainSet, valSet, {
           resolution: res,
           fitImages: 64,
           seed,
-          keep: 0,
-        },
-      );
+          keep,
+        });
+      const baseline = await clusterWith(undefined, SHOWN);
+      // Control: the same clustering on the codes of the head as initialised (before any HP step), so
+      // the output separates what the head's random projection does from what HP training does.
+      const untrained = await clusterWith(models.head, 0);
       say(
         `baseline (k-means on raw ViT features): mIoU ${(100 * baseline.metrics.mIoU).toFixed(2)}; untrained head: mIoU ${(100 * untrained.metrics.mIoU).toFixed(2)}; training HP ...`,
       );
@@ -114,17 +101,7 @@ export const demoCommand: Command = {
         },
       );
       // Same clustering as the baseline, on the trained head's codes: the apples-to-apples comparison.
-      const hpKmeans = await kmeansBaseline(
-        featureFn(opened.backbone, models.head),
-        opened.trainSet,
-        valSet,
-        {
-          resolution: res,
-          fitImages: 64,
-          seed,
-          keep: SHOWN,
-        },
-      );
+      const hpKmeans = await clusterWith(models.head, SHOWN);
       const pngs: string[] = [];
       for (let i = 0; i < shownPred.length; i++) {
         const panel = hstack(

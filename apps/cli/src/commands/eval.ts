@@ -1,6 +1,5 @@
 import { join, resolve } from 'node:path';
-import type { BackboneEngine } from '@hpseg/backbone-vit';
-import { type BackendChoice, HpError, selectBackend, writeFileAtomic, writeJsonAtomic } from '@hpseg/core';
+import { HpError, selectBackend, writeFileAtomic, writeJsonAtomic } from '@hpseg/core';
 import { type Dataset, encodeGrayPng, imageFolder } from '@hpseg/datasets';
 import {
   computeMetrics,
@@ -10,7 +9,7 @@ import {
   type SegmentationMetrics,
   toReportJson,
 } from '@hpseg/eval';
-import { choiceFlag, intFlag, optionalString, requireString } from '../args.js';
+import { backendFlag, engineFlag, intFlag, optionalString, requireString } from '../args.js';
 import type { Command } from '../command.js';
 import { checkDataDir, openDataset, PRESETS, syntheticSpecs } from '../data-source.js';
 import { EXIT_OK } from '../errors.js';
@@ -68,14 +67,8 @@ export const evalCommand: Command = {
       );
     }
     const preset = presetValue as (typeof EVAL_PRESETS)[number];
-    const engine = choiceFlag(values, 'engine', 'eval', ['onnx', 'tfjs'] as const, 'onnx') as BackboneEngine;
-    const backend = choiceFlag(
-      values,
-      'backend',
-      'eval',
-      ['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu'] as const,
-      'auto',
-    ) as BackendChoice;
+    const engine = engineFlag(values, 'eval');
+    const backend = backendFlag(values, 'eval');
     const resolution = intFlag(values, 'resolution', 'eval', 320, 8);
     const batchSize = intFlag(values, 'batch-size', 'eval', 8, 1);
     const limit = intFlag(values, 'limit', 'eval', 0, 0);

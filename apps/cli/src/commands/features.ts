@@ -1,11 +1,10 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { BackboneEngine } from '@hpseg/backbone-vit';
-import { type BackendChoice, deriveSeed, HpError, selectBackend } from '@hpseg/core';
+import { deriveSeed, HpError, selectBackend } from '@hpseg/core';
 import { augmentedView, stackImages, trainView } from '@hpseg/datasets';
 import { localPositiveWeights } from '@hpseg/hidden-positives';
 import * as tf from '@tensorflow/tfjs-core';
-import { choiceFlag, intFlag, optionalString } from '../args.js';
+import { backendFlag, choiceFlag, engineFlag, intFlag, optionalString } from '../args.js';
 import { openBackbone } from '../backbone.js';
 import type { Command } from '../command.js';
 import { openDataset } from '../data-source.js';
@@ -32,20 +31,8 @@ export const featuresCommand: Command = {
     const augmentMode = choiceFlag(values, 'augment', 'features', ['image', 'official'] as const, 'image') as
       | 'image'
       | 'official';
-    const engine = choiceFlag(
-      values,
-      'engine',
-      'features',
-      ['onnx', 'tfjs'] as const,
-      'onnx',
-    ) as BackboneEngine;
-    const backendChoice = choiceFlag(
-      values,
-      'backend',
-      'features',
-      ['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu'] as const,
-      'auto',
-    ) as BackendChoice;
+    const engine = engineFlag(values, 'features');
+    const backendChoice = backendFlag(values, 'features');
     const out = optionalString(values, 'out');
     if (!out)
       throw new HpError('E_ARG', 'hpseg features: missing --out: expected a cache folder, got none', {

@@ -1,9 +1,8 @@
 import { basename, extname, join, resolve } from 'node:path';
-import type { BackboneEngine } from '@hpseg/backbone-vit';
-import { type BackendChoice, HpError, selectBackend, writeJsonAtomic } from '@hpseg/core';
+import { HpError, selectBackend, writeJsonAtomic } from '@hpseg/core';
 import { imagenetNormalize, readImageFile } from '@hpseg/datasets';
 import sharp from 'sharp';
-import { choiceFlag, intFlag, optionalString, requireString } from '../args.js';
+import { backendFlag, choiceFlag, engineFlag, intFlag, optionalString, requireString } from '../args.js';
 import type { Command } from '../command.js';
 import { EXIT_OK } from '../errors.js';
 import { predictBatch } from '../evaluate.js';
@@ -63,20 +62,8 @@ export const segmentCommand: Command = {
       | 'linear';
     const fit = choiceFlag(values, 'fit', 'segment', ['pad', 'resize'] as const, 'pad') as 'pad' | 'resize';
     const maxSide = intFlag(values, 'max-side', 'segment', 640, 16);
-    const engine = choiceFlag(
-      values,
-      'engine',
-      'segment',
-      ['onnx', 'tfjs'] as const,
-      'onnx',
-    ) as BackboneEngine;
-    const backend = choiceFlag(
-      values,
-      'backend',
-      'segment',
-      ['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu'] as const,
-      'auto',
-    ) as BackendChoice;
+    const engine = engineFlag(values, 'segment');
+    const backend = backendFlag(values, 'segment');
     const heads = intFlag(values, 'vit-heads', 'segment', 0, 0);
     await selectBackend(backend);
     const model = await loadInferenceModel(checkpoint, {

@@ -1,8 +1,7 @@
 import { appendFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { BackboneEngine } from '@hpseg/backbone-vit';
-import { type BackendChoice, HpError, selectBackend } from '@hpseg/core';
-import { choiceFlag, intFlag, optionalString } from '../args.js';
+import { HpError, selectBackend } from '@hpseg/core';
+import { backendFlag, choiceFlag, engineFlag, intFlag, optionalString } from '../args.js';
 import type { Command } from '../command.js';
 import { EXIT_CODES, EXIT_OK } from '../errors.js';
 import { cacheFeatureSource } from '../features/source.js';
@@ -11,9 +10,6 @@ import { resolveRunInputs } from '../run-inputs.js';
 import { checkpointPaths, type TrainOutcome, trainLoop } from '../train/loop.js';
 import { openNewRun, openResumedRun } from '../train/setup.js';
 import { TRAIN_SPEC } from './specs.js';
-
-const ENGINES = ['onnx', 'tfjs'] as const;
-const BACKENDS = ['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu'] as const;
 
 export function printOutcome(io: CliIo, outcome: TrainOutcome, json: boolean): void {
   const last = outcome.losses[outcome.losses.length - 1];
@@ -52,8 +48,8 @@ export const trainCommand: Command = {
   spec: TRAIN_SPEC,
   async execute({ values }, io) {
     const seed = intFlag(values, 'seed', 'train', 0);
-    const engine = choiceFlag(values, 'engine', 'train', ENGINES, 'onnx') as BackboneEngine;
-    const backend = choiceFlag(values, 'backend', 'train', BACKENDS, 'auto') as BackendChoice;
+    const engine = engineFlag(values, 'train');
+    const backend = backendFlag(values, 'train');
     const stopAtValue = intFlag(values, 'stop-at', 'train', -1, -1);
     const control = {
       selectBest: values['select-best'] === true,

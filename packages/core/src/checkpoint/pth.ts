@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import { HpError } from '../errors.js';
+import { readFileChecked } from '../fs.js';
 import { unpickle } from './pickle.js';
 import { isHostTensor, type PthKey, PthObject, type PthValue } from './pth-value.js';
 import { describeInternal, makeTorchHooks } from './torch-unpickle.js';
@@ -153,17 +153,7 @@ export function readPth(bytes: Uint8Array, options: ReadPthOptions = {}): PthVal
 
 /** `readPth` of a file on disk. Missing file → `E_NOT_FOUND`, unreadable → `E_IO`. */
 export async function loadPthFile(path: string, options: ReadPthOptions = {}): Promise<PthValue> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    throw new HpError(
-      code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_IO',
-      `loadPthFile: cannot read ${path}: expected a readable file, got ${(error as Error).message}`,
-      { cause: error, details: { path } },
-    );
-  }
+  const bytes = await readFileChecked('loadPthFile', path);
   try {
     return readPth(bytes, options);
   } catch (error) {

@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import { HpError } from '../errors.js';
-import { writeFileAtomic } from '../fs.js';
+import { readFileChecked, writeFileAtomic } from '../fs.js';
 import { float32ToBfloat16, float32ToFloat16 } from './half.js';
 import type { HostTensor, StateDict, StoredDType } from './host-tensor.js';
 import { isHostTensor } from './pth-value.js';
@@ -192,17 +191,7 @@ export function writeSafetensors(tensors: StateDict, metadata: Record<string, st
 
 /** `readSafetensors` of a file. Missing file → `E_NOT_FOUND`. */
 export async function loadSafetensorsFile(path: string): Promise<SafetensorsContent> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    throw new HpError(
-      code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_IO',
-      `loadSafetensorsFile: cannot read ${path}: expected a readable file, got ${(error as Error).message}`,
-      { cause: error, details: { path } },
-    );
-  }
+  const bytes = await readFileChecked('loadSafetensorsFile', path);
   return readSafetensors(bytes);
 }
 
