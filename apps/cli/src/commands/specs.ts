@@ -18,6 +18,22 @@ export const COMMON_FLAGS: Readonly<Record<string, FlagSpec>> = {
   json: { type: 'boolean', description: 'print a machine-readable JSON summary on stdout' },
 };
 
+/** `--vit-heads`: the head count is not stored in the weights (DINO: width / 64). */
+const VIT_HEADS_FLAG: FlagSpec = {
+  type: 'string',
+  value: 'n',
+  description: 'attention heads of the ViT (default width/64, right for DINO)',
+};
+
+/** `--augment`: how the photometric view is made. */
+const AUGMENT_FLAG: FlagSpec = {
+  type: 'string',
+  value: 'image|official',
+  description:
+    "photometric view: 'image' = augment then normalise (correct); 'official' = augment the normalised tensor and clamp, as the official code",
+  default: 'image',
+};
+
 const DATA_FLAGS: Readonly<Record<string, FlagSpec>> = {
   preset: {
     type: 'string',
@@ -67,18 +83,8 @@ export const TRAIN_SPEC: CommandSpec = {
       value: 'K',
       description: 'take the augmented view from K cached views (approximation; default: online)',
     },
-    'vit-heads': {
-      type: 'string',
-      value: 'n',
-      description: 'attention heads of the ViT (default width/64, right for DINO)',
-    },
-    augment: {
-      type: 'string',
-      value: 'image|official',
-      description:
-        "photometric view: 'image' = augment then normalise (correct); 'official' = augment the normalised tensor and clamp, as the official code",
-      default: 'image',
-    },
+    'vit-heads': VIT_HEADS_FLAG,
+    augment: AUGMENT_FLAG,
     ...COMMON_FLAGS,
   },
   notes:
@@ -101,18 +107,8 @@ export const FEATURES_SPEC: CommandSpec = {
       default: '0',
     },
     'chunk-size': { type: 'string', value: 'n', description: 'images per chunk file', default: '256' },
-    'vit-heads': {
-      type: 'string',
-      value: 'n',
-      description: 'attention heads of the ViT (default width/64, right for DINO)',
-    },
-    augment: {
-      type: 'string',
-      value: 'image|official',
-      description:
-        "photometric view: 'image' = augment then normalise (correct); 'official' = augment the normalised tensor and clamp, as the official code",
-      default: 'image',
-    },
+    'vit-heads': VIT_HEADS_FLAG,
+    augment: AUGMENT_FLAG,
     ...COMMON_FLAGS,
   },
 };
@@ -166,7 +162,7 @@ export const SEGMENT_SPEC: CommandSpec = {
       value: 'file',
       description: 'backbone weights (default: from the checkpoint)',
     },
-    'vit-heads': { type: 'string', value: 'n', description: 'attention heads of the ViT (default width/64)' },
+    'vit-heads': VIT_HEADS_FLAG,
     out: { type: 'string', value: 'dir', description: 'output folder' },
     probe: {
       type: 'string',
