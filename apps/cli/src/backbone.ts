@@ -47,6 +47,22 @@ function batchTensor(images: Float32Array, shape: HostBatch['shape']): tf.Tensor
   return tf.tensor4d(images, [shape[0], shape[1], shape[2], 3]);
 }
 
+/** Patch tokens `[B, h, w, C]` of normalised images, without attention. */
+async function patchTokensOf(
+  backbone: Backbone,
+  images: Float32Array,
+  shape: HostBatch['shape'],
+): Promise<tf.Tensor4D> {
+  const input = batchTensor(images, shape);
+  try {
+    const out = await backbone.forward(input);
+    out.clsToken.dispose();
+    return out.patchTokens;
+  } finally {
+    input.dispose();
+  }
+}
+
 /**
  * Backbone features computed online for every batch: the main view with its last-block attention
  * (turned into sparse LHP weights at once, then freed), the augmented view without attention.
@@ -68,26 +84,10 @@ export function onlineFeatures(backbone: Backbone, gridSize: number, consistency
         input.dispose();
       }
     },
-    async plain(batch) {
-      const input = batchTensor(batch.images, batch.shape);
-      try {
-        const out = await backbone.forward(input);
-        out.clsToken.dispose();
-        return out.patchTokens;
-      } finally {
-        input.dispose();
-      }
-    },
+    plain: (batch) => patchTokensOf(backbone, batch.images, batch.shape),
     async augmented(batch) {
       if (!consistency || !batch.augImages) return null;
-      const input = batchTensor(batch.augImages, batch.shape);
-      try {
-        const out = await backbone.forward(input);
-        out.clsToken.dispose();
-        return out.patchTokens;
-      } finally {
-        input.dispose();
-      }
+      return patchTokensOf(backbone, batch.augImages, batch.shape);
     },
   };
 }

@@ -10,7 +10,8 @@ export interface KMeansResult {
   readonly iterations: number;
 }
 
-function normaliseRows(x: Float32Array, rows: number, cols: number): void {
+/** L2-normalises each row of a row-major `[rows, cols]` array in place (eps 1e-12, as F.normalize). */
+export function normaliseRows(x: Float32Array, rows: number, cols: number): void {
   for (let r = 0; r < rows; r++) {
     let s = 0;
     for (let c = 0; c < cols; c++) s += (x[r * cols + c] as number) ** 2;

@@ -1,6 +1,7 @@
 import { deriveSeed, mulberry32 } from '@hpseg/core';
 import { dropout2d } from '@hpseg/seg-head';
 import * as tf from '@tensorflow/tfjs-core';
+import { normaliseRows } from '../kmeans.js';
 import type { HpModels } from './models.js';
 
 /** Host copies of the two reference pools, rows L2-normalised. */
@@ -12,15 +13,6 @@ export interface HostPools {
   readonly size: number;
   readonly featWidth: number;
   readonly codeWidth: number;
-}
-
-function normaliseRows(x: Float32Array, width: number): void {
-  for (let r = 0; r < x.length / width; r++) {
-    let s = 0;
-    for (let c = 0; c < width; c++) s += (x[r * width + c] as number) ** 2;
-    const inv = 1 / Math.max(Math.sqrt(s), 1e-12);
-    for (let c = 0; c < width; c++) x[r * width + c] = (x[r * width + c] as number) * inv;
-  }
 }
 
 /**
@@ -73,6 +65,6 @@ export function assemblePool(chunks: readonly Float32Array[], width: number): Fl
     out.set(c, at);
     at += c.length;
   }
-  normaliseRows(out, width);
+  normaliseRows(out, out.length / width, width);
   return out;
 }

@@ -2,15 +2,8 @@ import { HpError } from '@hpseg/core';
 import { type CrfParams, resolveCrfParams } from './params.js';
 import type { DenseCrfInput } from './types.js';
 
-export interface ValidCrfInput {
-  image: Uint8Array;
-  height: number;
-  width: number;
-  scores: Float32Array;
-  numLabels: number;
-  input: 'logits' | 'probabilities';
-  params: CrfParams;
-}
+/** A checked `DenseCrfInput` with its parameters resolved. */
+export type ValidCrfInput = Omit<DenseCrfInput, 'params'> & { params: CrfParams };
 
 function typeName(v: unknown): string {
   if (v === null) return 'null';
