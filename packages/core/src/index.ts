@@ -32,3 +32,5 @@ export { readFileChecked, temporaryPathFor, writeFileAtomic, writeJsonAtomic } f
 export { deriveSeed, mulberry32, permutation, randomSeed } from './random.js';
 export type { DimSpec } from './shape.js';
 export { assertInt, assertNumber, assertShape, formatShape, sizeOf } from './shape.js';
+export type { WorkerEntry, WorkerEntryOptions } from './worker-entry.js';
+export { resolveWorkerEntry } from './worker-entry.js';

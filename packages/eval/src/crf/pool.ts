@@ -1,8 +1,6 @@
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { HpError } from '@hpseg/core';
+import type { WorkerEntry } from '@hpseg/core';
+import { HpError, resolveWorkerEntry } from '@hpseg/core';
 import type { DenseCrfInput, DenseCrfResult } from './types.js';
 import { validateCrfInput } from './validate.js';
 import type { WorkerRequest, WorkerResponse } from './worker-protocol.js';
@@ -49,39 +47,15 @@ interface Slot {
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
-/**
- * How to start a worker: the built `crf-worker.js` next to this module (or in ./crf/), else the
- * TypeScript source through tsx (tests and `tsx` runs). Node 20 does not apply `--import` loader
- * hooks to a worker's entry, so the source case boots from a small script that registers tsx's
- * ESM API first.
- */
-function workerSpec(): { entry: URL | string; eval: boolean } {
-  for (const candidate of ['./crf-worker.js', './crf/crf-worker.js']) {
-    const url = new URL(candidate, import.meta.url);
-    if (url.protocol === 'file:' && existsSync(fileURLToPath(url))) return { entry: url, eval: false };
-  }
-  const source = new URL('./crf-worker.ts', import.meta.url);
-  if (source.protocol === 'file:' && existsSync(fileURLToPath(source))) {
-    let tsxApi: string;
-    try {
-      // The ESM build of tsx's API (require.resolve returns the CommonJS one next to it).
-      tsxApi = createRequire(import.meta.url)
-        .resolve('tsx/esm/api')
-        .replace(/\.cjs$/, '.mjs');
-    } catch (error) {
-      throw new HpError(
-        'E_NOT_FOUND',
-        `createCrfPool: cannot run the worker from TypeScript source: expected the tsx package, got none. Build @hpseg/eval or install tsx.`,
-        { cause: error },
-      );
-    }
-    const code = `import(${JSON.stringify(pathToFileURL(tsxApi).href)}).then((api) => { api.register(); return import(${JSON.stringify(source.href)}); });`;
-    return { entry: code, eval: true };
-  }
-  throw new HpError(
-    'E_NOT_FOUND',
-    `createCrfPool: the worker entry is missing: expected crf-worker.js next to ${import.meta.url}. Rebuild @hpseg/eval.`,
-  );
+/** The built `crf-worker.js` next to this module (or in ./crf/), else the TypeScript source through tsx. */
+function workerSpec(): WorkerEntry {
+  return resolveWorkerEntry({
+    fn: 'createCrfPool',
+    moduleUrl: import.meta.url,
+    built: ['./crf-worker.js', './crf/crf-worker.js'],
+    source: './crf-worker.ts',
+    packageName: '@hpseg/eval',
+  });
 }
 
 function checkOptions(fn: string, options: CrfPoolOptions): { threads: number; timeoutMs: number } {
@@ -128,7 +102,10 @@ export function createCrfPool(options: CrfPoolOptions = {}): CrfPool {
   };
 
   const spawn = (): Slot => {
-    const worker = new Worker(spec.entry, { eval: spec.eval });
+    const worker = new Worker(spec.entry, {
+      eval: spec.eval,
+      ...(spec.execArgv ? { execArgv: spec.execArgv } : {}),
+    });
     const slot: Slot = { worker, task: undefined, timer: undefined };
     worker.on('message', (response: WorkerResponse) => {
       const task = slot.task;
