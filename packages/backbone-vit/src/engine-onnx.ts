@@ -14,6 +14,8 @@ export interface OnnxBackboneOptions {
   executionProviders?: string[];
   /** Intra-op threads. Default: the number of cores (`os.availableParallelism()`). */
   threads?: number;
+  /** Graph operators (see `buildVitOnnx`). Default `'ort'`. */
+  ops?: 'ort' | 'standard';
 }
 
 async function importOrt(): Promise<Ort> {
@@ -58,7 +60,7 @@ export async function createOnnxBackbone(
   let session: InferenceSession;
   try {
     session = await ort.InferenceSession.create(
-      buildVitOnnx(weights, { attentionOutput: true }),
+      buildVitOnnx(weights, { attentionOutput: true, ops: options.ops ?? 'ort' }),
       sessionOptions,
     );
   } catch (error) {

@@ -1,6 +1,8 @@
 import protobuf from 'protobufjs';
 import { ATTR_FLOAT, ATTR_INT, ATTR_INTS, ONNX_FLOAT, ONNX_INT64, ONNX_PROTO_SUBSET } from './onnx-schema.js';
-import type { VitHostWeights } from './weights.js';
+import type { BlockHostWeights, VitHostWeights } from './weights.js';
+
+const MS_DOMAIN = 'com.microsoft';
 
 /** Graph input / output names. */
 export const ONNX_IO = {
@@ -14,6 +16,12 @@ export const ONNX_IO = {
 export interface VitOnnxOptions {
   /** Also expose the last block's pre-softmax attention logits as a graph output. */
   attentionOutput: boolean;
+  /**
+   * `'ort'` (default): ONNX Runtime's fused `com.microsoft` operators `Attention` and `BiasGelu`, which its
+   * CPU and CUDA providers implement. `'standard'`: standard opset-17 operators only, for other runtimes.
+   * Same computation (features agree to a few 1e-6); see the package README for the measured speeds.
+   */
+  ops?: 'ort' | 'standard';
 }
 
 type Attr = { name: string; type: number; i?: number; f?: number; ints?: number[] };
@@ -42,10 +50,13 @@ function onnxModelType(): protobuf.Type {
 const bytesOf = (a: Float32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 /**
- * Builds the ONNX model (opset 17) of the DINO ViT with the given weights. Shapes are dynamic (batch and
- * image size); the interpolated positional embedding is an input, so one session serves every resolution
- * without duplicating the weights. Layout: input NHWC, Conv patch embedding in NCHW, tokens `[B, T, C]`,
- * MatMul with pre-transposed `[in, out]` kernels, LayerNormalization, Erf GELU (fused by ORT), Softmax.
+ * Builds the ONNX model (opset 17, plus `com.microsoft` 1 with `ops: 'ort'`) of the DINO ViT with the given
+ * weights. Shapes are dynamic (batch and image size); the interpolated positional embedding is an input, so
+ * one session serves every resolution without duplicating the weights. Layout: input NHWC, Conv patch
+ * embedding in NCHW, tokens `[B, T, C]`, MatMul with pre-transposed `[in, out]` kernels, LayerNormalization.
+ * With `ops: 'ort'` every block but the last runs ONNX Runtime's `Attention` (QKV projection, softmax and
+ * value product in one kernel, per batch and head) and `BiasGelu`; the last block is spelled out in standard
+ * ops because its logits are an output.
  */
 export function buildVitOnnx(weights: VitHostWeights, options: VitOnnxOptions): Uint8Array {
   const { config } = weights;
@@ -54,6 +65,7 @@ export function buildVitOnnx(weights: VitHostWeights, options: VitOnnxOptions): 
   const heads = config.numHeads;
   const hd = C / heads;
   const hidden = C * config.mlpRatio;
+  const fused = (options.ops ?? 'ort') === 'ort';
   const nodes: Node[] = [];
   const inits: Initializer[] = [];
   let counter = 0;
@@ -70,15 +82,32 @@ export function buildVitOnnx(weights: VitHostWeights, options: VitOnnxOptions): 
     inits.push({ name, dims: [], data_type: ONNX_FLOAT, raw_data: bytesOf(new Float32Array([value])) });
     return name;
   };
-  const node = (op: string, inputs: string[], attrs: Attr[] = [], nOut = 1, outName?: string): string[] => {
+  const node = (
+    op: string,
+    inputs: string[],
+    attrs: Attr[] = [],
+    nOut = 1,
+    outName?: string,
+    domain = '',
+  ): string[] => {
     counter += 1;
     const outputs =
       nOut === 1 && outName ? [outName] : Array.from({ length: nOut }, (_, i) => `${op}_${counter}_${i}`);
-    nodes.push({ op_type: op, input: inputs, output: outputs, name: `${op}_${counter}`, attribute: attrs });
+    nodes.push({
+      op_type: op,
+      input: inputs,
+      output: outputs,
+      name: `${op}_${counter}`,
+      attribute: attrs,
+      domain,
+    });
     return outputs;
   };
   const one = (op: string, inputs: string[], attrs: Attr[] = [], outName?: string): string =>
     node(op, inputs, attrs, 1, outName)[0]!;
+  /** A node of ONNX Runtime's `com.microsoft` domain. */
+  const ms = (op: string, inputs: string[], attrs: Attr[]): string =>
+    node(op, inputs, attrs, 1, undefined, MS_DOMAIN)[0]!;
   const intsAttr = (name: string, v: number[]): Attr => ({ name, type: ATTR_INTS, ints: v });
   const intAttr = (name: string, v: number): Attr => ({ name, type: ATTR_INT, i: v });
   const floatAttr = (name: string, v: number): Attr => ({ name, type: ATTR_FLOAT, f: v });
@@ -88,20 +117,38 @@ export function buildVitOnnx(weights: VitHostWeights, options: VitOnnxOptions): 
       [x, init(`${prefix}.weight`, [C], w), init(`${prefix}.bias`, [C], b)],
       [intAttr('axis', -1), floatAttr('epsilon', 1e-6)],
     );
+  const matMul = (x: string, k: Float32Array, nIn: number, nOut: number, prefix: string): string =>
+    one('MatMul', [x, init(`${prefix}.kernel`, [nIn, nOut], k)]);
+  const bias = (b: Float32Array, n: number, prefix: string): string => init(`${prefix}.bias`, [n], b);
   const linear = (x: string, k: Float32Array, b: Float32Array, nIn: number, nOut: number, prefix: string) =>
-    one('Add', [
-      one('MatMul', [x, init(`${prefix}.kernel`, [nIn, nOut], k)]),
-      init(`${prefix}.bias`, [nOut], b),
-    ]);
+    one('Add', [matMul(x, k, nIn, nOut, prefix), bias(b, nOut, prefix)]);
 
   // Shared shape constants.
   const shapeBCT = ints('shape_B_C_T', [0, C, -1]);
   const shapeHeads = ints('shape_B_T_heads_hd', [0, 0, heads, hd]);
   const shapeTokens = ints('shape_B_T_C', [0, 0, C]);
   const splitQKV = ints('split_qkv', [C, C, C]);
-  const half = scalar('half', 0.5);
-  const oneF = scalar('one', 1);
-  const invSqrt2 = scalar('inv_sqrt2', Math.SQRT1_2);
+
+  /** Exact GELU, `x · 0.5 · (1 + erf(x/√2))`, in standard ops (constants shared by all blocks). */
+  let geluConstants: [string, string, string] | undefined;
+  const gelu = (h1: string): string => {
+    geluConstants ??= [scalar('inv_sqrt2', Math.SQRT1_2), scalar('one', 1), scalar('half', 0.5)];
+    const [invSqrt2, oneF, half] = geluConstants;
+    const erf = one('Erf', [one('Mul', [h1, invSqrt2])]);
+    return one('Mul', [one('Mul', [h1, one('Add', [erf, oneF])]), half]);
+  };
+
+  /** Self-attention spelled out, `[B, T, C]` → `[B, T, C]` before the output projection; names the logits. */
+  const explicitAttention = (ln: string, b: BlockHostWeights, pre: string, logitsName?: string): string => {
+    const qkv = linear(ln, b.qkvKernel, b.qkvBias, C, 3 * C, `${pre}.attn.qkv`); // [B, T, 3C]
+    const [q_, k_, v_] = node('Split', [qkv, splitQKV], [intAttr('axis', 2)], 3) as [string, string, string];
+    const q = one('Transpose', [one('Reshape', [q_, shapeHeads])], [intsAttr('perm', [0, 2, 1, 3])]); // [B, heads, T, hd]
+    const kT = one('Transpose', [one('Reshape', [k_, shapeHeads])], [intsAttr('perm', [0, 2, 3, 1])]); // [B, heads, hd, T]
+    const v = one('Transpose', [one('Reshape', [v_, shapeHeads])], [intsAttr('perm', [0, 2, 1, 3])]); // [B, heads, T, hd]
+    const logits = one('MatMul', [q, kT], [], logitsName); // [B, heads, T, T], scale folded into q
+    const attn = one('MatMul', [one('Softmax', [logits], [intAttr('axis', -1)]), v]); // [B, heads, T, hd]
+    return one('Reshape', [one('Transpose', [attn], [intsAttr('perm', [0, 2, 1, 3])]), shapeTokens]); // [B, T, C]
+  };
 
   // Patch embedding: NHWC → NCHW, Conv(k = stride = p) → [B, C, h, w] → [B, h*w, C].
   const nchw = one('Transpose', [ONNX_IO.images], [intsAttr('perm', [0, 3, 1, 2])]);
@@ -124,42 +171,38 @@ export function buildVitOnnx(weights: VitHostWeights, options: VitOnnxOptions): 
   weights.blocks.forEach((b, l) => {
     const pre = `blocks.${l}`;
     const last = l === weights.blocks.length - 1;
-    const qkv = linear(
-      layerNorm(x, b.norm1Weight, b.norm1Bias, `${pre}.norm1`),
-      b.qkvKernel,
-      b.qkvBias,
-      C,
-      3 * C,
-      `${pre}.attn.qkv`,
-    ); // [B, T, 3C]
-    const [q_, k_, v_] = node('Split', [qkv, splitQKV], [intAttr('axis', 2)], 3) as [string, string, string];
-    const q = one('Transpose', [one('Reshape', [q_, shapeHeads])], [intsAttr('perm', [0, 2, 1, 3])]); // [B, heads, T, hd]
-    const kT = one('Transpose', [one('Reshape', [k_, shapeHeads])], [intsAttr('perm', [0, 2, 3, 1])]); // [B, heads, hd, T]
-    const v = one('Transpose', [one('Reshape', [v_, shapeHeads])], [intsAttr('perm', [0, 2, 1, 3])]); // [B, heads, T, hd]
-    const logits = one(
-      'MatMul',
-      [q, kT],
-      [],
-      last && options.attentionOutput ? ONNX_IO.attentionLogits : undefined,
-    ); // [B, heads, T, T], scale folded into q
-    const attn = one('MatMul', [one('Softmax', [logits], [intAttr('axis', -1)]), v]); // [B, heads, T, hd]
-    const merged = one('Reshape', [one('Transpose', [attn], [intsAttr('perm', [0, 2, 1, 3])]), shapeTokens]); // [B, T, C]
-    x = one('Add', [x, linear(merged, b.projKernel, b.projBias, C, C, `${pre}.attn.proj`)]);
-    const h1 = linear(
-      layerNorm(x, b.norm2Weight, b.norm2Bias, `${pre}.norm2`),
-      b.fc1Kernel,
-      b.fc1Bias,
-      C,
-      hidden,
-      `${pre}.mlp.fc1`,
-    );
-    // exact GELU: x * 0.5 * (1 + erf(x / sqrt 2)) (ORT fuses this pattern into its Gelu kernel)
-    const erf = one('Erf', [one('Mul', [h1, invSqrt2])]);
-    const g = one('Mul', [one('Mul', [h1, one('Add', [erf, oneF])]), half]);
-    x = one('Add', [x, linear(g, b.fc2Kernel, b.fc2Bias, hidden, C, `${pre}.mlp.fc2`)]);
+    const ln1 = layerNorm(x, b.norm1Weight, b.norm1Bias, `${pre}.norm1`);
+    // The last block's attention stays spelled out: its logits are a graph output.
+    const attn =
+      fused && !last
+        ? ms(
+            'Attention',
+            [
+              ln1,
+              init(`${pre}.attn.qkv.kernel`, [C, 3 * C], b.qkvKernel),
+              bias(b.qkvBias, 3 * C, `${pre}.attn.qkv`),
+            ],
+            [intAttr('num_heads', heads), floatAttr('scale', 1)], // q is pre-scaled
+          )
+        : explicitAttention(
+            ln1,
+            b,
+            pre,
+            last && options.attentionOutput ? ONNX_IO.attentionLogits : undefined,
+          );
+    x = one('Add', [x, linear(attn, b.projKernel, b.projBias, C, C, `${pre}.attn.proj`)]);
+    const ln2 = layerNorm(x, b.norm2Weight, b.norm2Bias, `${pre}.norm2`);
+    const hiddenAct = fused
+      ? ms(
+          'BiasGelu',
+          [matMul(ln2, b.fc1Kernel, C, hidden, `${pre}.mlp.fc1`), bias(b.fc1Bias, hidden, `${pre}.mlp.fc1`)],
+          [],
+        )
+      : gelu(linear(ln2, b.fc1Kernel, b.fc1Bias, C, hidden, `${pre}.mlp.fc1`));
+    x = one('Add', [x, linear(hiddenAct, b.fc2Kernel, b.fc2Bias, hidden, C, `${pre}.mlp.fc2`)]);
   });
-
   const y = layerNorm(x, weights.normWeight, weights.normBias, 'norm'); // [B, T, C]
+
   one('Gather', [y, ints('index0', [0])], [intAttr('axis', 1)], `${ONNX_IO.clsToken}_3d`); // [B, 1, C]
   one('Reshape', [`${ONNX_IO.clsToken}_3d`, ints('shape_B_C', [0, C])], [], ONNX_IO.clsToken); // [B, C]
   one(
@@ -184,7 +227,12 @@ export function buildVitOnnx(weights: VitHostWeights, options: VitOnnxOptions): 
     ir_version: 8,
     producer_name: '@hpseg/backbone-vit',
     producer_version: '0.1.0',
-    opset_import: [{ domain: '', version: 17 }],
+    opset_import: fused
+      ? [
+          { domain: '', version: 17 },
+          { domain: MS_DOMAIN, version: 1 },
+        ]
+      : [{ domain: '', version: 17 }],
     graph: {
       name: 'dino_vit',
       node: nodes,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { loadPthFile, saveSafetensorsFile, selectBackend, toStateDict } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backbone, BackboneEngine } from '../src/index.js';
+import type { Backbone, LoadBackboneOptions } from '../src/index.js';
 import { loadBackbone } from '../src/index.js';
 import { goldenImage, maxAbsError, readGoldenModel, relativeError } from './golden.js';
 
@@ -13,16 +13,25 @@ const FEATURE_REL_TOL = 1e-4; // max |diff| / max |ref| of patch tokens and CLS
 const LOGIT_ABS_TOL = 1e-3; // max |diff| of the attention logits
 
 const MODELS = ['vit_p8', 'vit_p16'] as const;
-const ENGINES: BackboneEngine[] = ['onnx', 'tfjs'];
+/** Engine variants: the onnx engine with ONNX Runtime's fused operators (default) and with standard ones. */
+const VARIANTS: Record<string, LoadBackboneOptions> = {
+  onnx: { engine: 'onnx' },
+  'onnx (standard ops)': { engine: 'onnx', onnxOps: 'standard' },
+  tfjs: { engine: 'tfjs' },
+};
+const ENGINES = Object.keys(VARIANTS);
 
 describe.each(MODELS)('golden %s (torch.save .pth, PyTorch reference)', (name) => {
   const golden = readGoldenModel(name);
-  const backbones = new Map<BackboneEngine, Backbone>();
+  const backbones = new Map<string, Backbone>();
 
   beforeAll(async () => {
     await selectBackend('cpu');
     for (const engine of ENGINES) {
-      backbones.set(engine, await loadBackbone(golden.pthPath, { engine, numHeads: golden.config.numHeads }));
+      backbones.set(
+        engine,
+        await loadBackbone(golden.pthPath, { ...VARIANTS[engine], numHeads: golden.config.numHeads }),
+      );
     }
   });
   afterAll(async () => {

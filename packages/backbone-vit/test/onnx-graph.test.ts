@@ -10,7 +10,7 @@ interface Decoded {
   ir_version: number;
   opset_import: { domain: string; version: number }[];
   graph: {
-    node: { op_type: string }[];
+    node: { op_type: string; domain: string }[];
     initializer: { name: string; dims: number[] }[];
     input: { name: string }[];
     output: { name: string }[];
@@ -25,8 +25,8 @@ function decode(bytes: Uint8Array): Decoded {
 describe('buildVitOnnx', () => {
   const weights = toVitHostWeights(randomVitWeights(TINY, 5), TINY);
 
-  it('writes an opset-17 graph with the expected inputs, outputs and fast ops only', () => {
-    const model = decode(buildVitOnnx(weights, { attentionOutput: true }));
+  it('standard ops: an opset-17 graph with the expected inputs, outputs and fast ops only', () => {
+    const model = decode(buildVitOnnx(weights, { attentionOutput: true, ops: 'standard' }));
     expect(model.ir_version).toBe(8);
     expect(model.opset_import).toEqual([{ domain: '', version: 17 }]);
     expect(model.graph.input.map((i) => i.name)).toEqual(['images', 'pos_embed']);
@@ -60,6 +60,22 @@ describe('buildVitOnnx', () => {
     // Linear kernels are stored pre-transposed [in, out].
     const fc1 = model.graph.initializer.find((t) => t.name === 'blocks.1.mlp.fc1.kernel')!;
     expect(fc1.dims).toEqual([16, 64]);
+  });
+
+  it('ort ops (default): Attention in every block but the last, BiasGelu in every block, no Erf', () => {
+    const model = decode(buildVitOnnx(weights, { attentionOutput: true }));
+    expect(model.opset_import).toEqual([
+      { domain: '', version: 17 },
+      { domain: 'com.microsoft', version: 1 },
+    ]);
+    const count = (op: string, domain: string) =>
+      model.graph.node.filter((n) => n.op_type === op && n.domain === domain).length;
+    expect(count('Attention', 'com.microsoft')).toBe(TINY.depth - 1);
+    expect(count('BiasGelu', 'com.microsoft')).toBe(TINY.depth);
+    expect(count('Erf', '')).toBe(0);
+    // The last block's attention is spelled out: its logits are the named output.
+    expect(count('Softmax', '')).toBe(1);
+    expect(model.graph.output.map((o) => o.name)).toContain('attention_logits');
   });
 
   it('without the attention output the logits are an internal value', () => {
