@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { VitConfig } from './config.js';
 import { checkImages, disposedError } from './input.js';
 import { interpolatePosEmbed } from './pos-embed.js';
 import type { Backbone, BackboneOutput, ForwardOptions } from './types.js';
@@ -7,11 +6,20 @@ import type { VitHostWeights } from './weights.js';
 
 const LN_EPS = 1e-6;
 
+/** One head's projections, `[C, hd]` kernels cut from the qkv kernel (q pre-scaled). */
+interface HeadTensors {
+  q: tf.Tensor2D;
+  qBias: tf.Tensor1D;
+  k: tf.Tensor2D;
+  kBias: tf.Tensor1D;
+  v: tf.Tensor2D;
+  vBias: tf.Tensor1D;
+}
+
 interface BlockTensors {
   norm1Weight: tf.Tensor1D;
   norm1Bias: tf.Tensor1D;
-  qkvKernel: tf.Tensor2D;
-  qkvBias: tf.Tensor1D;
+  heads: HeadTensors[];
   projKernel: tf.Tensor2D;
   projBias: tf.Tensor1D;
   norm2Weight: tf.Tensor1D;
@@ -42,23 +50,23 @@ function linear(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D): tf.Tens
 }
 
 /**
- * Multi-head self-attention of one image. `qkv` is `[T, 3C]` (q pre-scaled). All matmuls are 2-D and
- * untransposed by flag (keys are transposed explicitly): TF.js wasm only sends those to XNNPACK.
+ * Multi-head self-attention of one image, `ln` `[T, C]` → `[T, C]` (before the output projection).
+ * Each head projects q, k, v with its own `[C, hd]` kernel rather than slicing a `[T, 3C]` product:
+ * TF.js wasm copies a slice's whole input out of the heap (18 slices of `[T, 3C]` per block took 17% of the
+ * forward), and it sends a matmul to XNNPACK only when both operands are 2-D and untransposed by flag, so
+ * keys are transposed explicitly.
  */
-function attentionOneImage(
-  qkv: tf.Tensor2D,
-  heads: number,
-  C: number,
+function attention(
+  ln: tf.Tensor2D,
+  heads: readonly HeadTensors[],
   keepLogits: boolean,
 ): { out: tf.Tensor2D; logits?: tf.Tensor3D } {
-  const T = qkv.shape[0];
-  const hd = C / heads;
   const outs: tf.Tensor2D[] = [];
   const logitsPerHead: tf.Tensor2D[] = [];
-  for (let head = 0; head < heads; head++) {
-    const q = tf.slice(qkv, [0, head * hd], [T, hd]); // [T, hd]
-    const kT = tf.transpose(tf.slice(qkv, [0, C + head * hd], [T, hd])); // [hd, T]
-    const v = tf.slice(qkv, [0, 2 * C + head * hd], [T, hd]); // [T, hd]
+  for (const head of heads) {
+    const q = linear(ln, head.q, head.qBias); // [T, hd], pre-scaled
+    const kT = tf.transpose(linear(ln, head.k, head.kBias)); // [hd, T]
+    const v = linear(ln, head.v, head.vBias); // [T, hd]
     const logits = tf.matMul(q, kT) as tf.Tensor2D; // [T, T]
     if (keepLogits) logitsPerHead.push(logits);
     outs.push(tf.matMul(tf.softmax(logits), v)); // [T, hd]
@@ -67,41 +75,27 @@ function attentionOneImage(
   return keepLogits ? { out, logits: tf.stack(logitsPerHead) as tf.Tensor3D } : { out };
 }
 
-/** One pre-norm block on `[B*T, C]`; per-image attention in its own scope. */
+/** One pre-norm block on the `[T, C]` tokens of one image. */
 function block(
   x: tf.Tensor2D,
   w: BlockTensors,
-  config: VitConfig,
-  B: number,
-  T: number,
   keepLogits: boolean,
-): { x: tf.Tensor2D; logits?: tf.Tensor4D } {
-  const C = config.embedDim;
-  const qkv = tf.tidy(() => linear(layerNorm(x, w.norm1Weight, w.norm1Bias), w.qkvKernel, w.qkvBias)); // [B*T, 3C]
-  const attnOuts: tf.Tensor2D[] = [];
-  const logits: tf.Tensor3D[] = [];
-  try {
-    for (let b = 0; b < B; b++) {
-      const r = tf.tidy(() => {
-        const res = attentionOneImage(tf.slice(qkv, [b * T, 0], [T, 3 * C]), config.numHeads, C, keepLogits);
-        return res.logits ? [res.out, res.logits] : [res.out];
-      });
-      attnOuts.push(r[0] as tf.Tensor2D);
-      if (r[1]) logits.push(r[1] as tf.Tensor3D);
-    }
-    const next = tf.tidy(() => {
-      const attn = B === 1 ? attnOuts[0]! : tf.concat(attnOuts, 0); // [B*T, C]
-      const x1 = tf.add(x, linear(attn as tf.Tensor2D, w.projKernel, w.projBias)) as tf.Tensor2D;
-      const hidden = gelu(linear(layerNorm(x1, w.norm2Weight, w.norm2Bias), w.fc1Kernel, w.fc1Bias));
-      return tf.add(x1, linear(hidden, w.fc2Kernel, w.fc2Bias)) as tf.Tensor2D;
-    });
-    const stacked = keepLogits ? (tf.stack(logits) as tf.Tensor4D) : undefined; // [B, heads, T, T]
-    return stacked ? { x: next, logits: stacked } : { x: next };
-  } finally {
-    qkv.dispose();
-    tf.dispose(attnOuts);
-    tf.dispose(logits);
-  }
+): { x: tf.Tensor2D; logits?: tf.Tensor3D } {
+  const r = tf.tidy(() => {
+    const a = attention(layerNorm(x, w.norm1Weight, w.norm1Bias), w.heads, keepLogits);
+    const x1 = tf.add(x, linear(a.out, w.projKernel, w.projBias)) as tf.Tensor2D;
+    const hidden = gelu(linear(layerNorm(x1, w.norm2Weight, w.norm2Bias), w.fc1Kernel, w.fc1Bias));
+    const next = tf.add(x1, linear(hidden, w.fc2Kernel, w.fc2Bias)) as tf.Tensor2D;
+    return a.logits ? [next, a.logits] : [next];
+  });
+  return r[1] ? { x: r[0] as tf.Tensor2D, logits: r[1] as tf.Tensor3D } : { x: r[0] as tf.Tensor2D };
+}
+
+/** Columns `[from, from + n)` of a row-major `[rows, cols]` matrix. */
+function columns(data: Float32Array, rows: number, cols: number, from: number, n: number): Float32Array {
+  const out = new Float32Array(rows * n);
+  for (let r = 0; r < rows; r++) out.set(data.subarray(r * cols + from, r * cols + from + n), r * n);
+  return out;
 }
 
 /** The DINO ViT on TF.js ops (any backend). Weights are plain tensors, never variables. */
@@ -110,17 +104,29 @@ export function createTfjsBackbone(weights: VitHostWeights): Backbone {
   const C = config.embedDim;
   const p = config.patchSize;
   const hidden = C * config.mlpRatio;
+  const hd = C / config.numHeads;
   const t1 = (a: Float32Array) => tf.tensor1d(a);
   const patchKernel = tf.tensor4d(weights.patchKernelHWIO, [p, p, 3, C]);
   const patchBias = t1(weights.patchBias);
-  const clsToken = tf.tensor3d(weights.clsToken, [1, 1, C]);
+  const clsToken = tf.tensor2d(weights.clsToken, [1, C]);
   const normWeight = t1(weights.normWeight);
   const normBias = t1(weights.normBias);
   const blocks: BlockTensors[] = weights.blocks.map((b) => ({
     norm1Weight: t1(b.norm1Weight),
     norm1Bias: t1(b.norm1Bias),
-    qkvKernel: tf.tensor2d(b.qkvKernel, [C, 3 * C]),
-    qkvBias: t1(b.qkvBias),
+    heads: Array.from({ length: config.numHeads }, (_, head) => {
+      const part = (which: number): [tf.Tensor2D, tf.Tensor1D] => {
+        const from = which * C + head * hd;
+        return [
+          tf.tensor2d(columns(b.qkvKernel, C, 3 * C, from, hd), [C, hd]),
+          t1(b.qkvBias.subarray(from, from + hd)),
+        ];
+      };
+      const [q, qBias] = part(0);
+      const [k, kBias] = part(1);
+      const [v, vBias] = part(2);
+      return { q, qBias, k, kBias, v, vBias };
+    }),
     projKernel: tf.tensor2d(b.projKernel, [C, C]),
     projBias: t1(b.projBias),
     norm2Weight: t1(b.norm2Weight),
@@ -130,56 +136,89 @@ export function createTfjsBackbone(weights: VitHostWeights): Backbone {
     fc2Kernel: tf.tensor2d(b.fc2Kernel, [hidden, C]),
     fc2Bias: t1(b.fc2Bias),
   }));
-  /** Interpolated positional embeddings `[1, T, C]`, one per patch grid. */
+  /** Interpolated positional embeddings `[T, C]`, one per patch grid. */
   // Keep only the trained positional embedding of the host weights (the rest may be garbage-collected).
   const trainedPosEmbed = weights.posEmbed;
-  const posCache = new Map<string, tf.Tensor3D>();
+  const posCache = new Map<string, tf.Tensor2D>();
   let disposed = false;
 
-  const posEmbedFor = (h: number, w: number): tf.Tensor3D => {
+  const posEmbedFor = (h: number, w: number): tf.Tensor2D => {
     const key = `${h}x${w}`;
     let t = posCache.get(key);
     if (!t) {
       const data = interpolatePosEmbed(trainedPosEmbed, config.trainedGrid, C, h, w);
-      t = tf.tensor3d(data, [1, 1 + h * w, C]);
+      t = tf.tensor2d(data, [1 + h * w, C]);
       posCache.set(key, t);
     }
     return t;
   };
 
-  const forward = async (images: tf.Tensor4D, options: ForwardOptions = {}): Promise<BackboneOutput> => {
-    if (disposed) throw disposedError();
-    const { B, h, w, T } = checkImages('Backbone.forward', images, config);
-    const pos = posEmbedFor(h, w);
+  /** One image `[1, H, W, 3]` → final-normed tokens `[T, C]` (CLS first) and, if asked, logits `[heads, T, T]`. */
+  const forwardImage = (
+    image: tf.Tensor4D,
+    pos: tf.Tensor2D,
+    keepLogits: boolean,
+  ): { tokens: tf.Tensor2D; logits?: tf.Tensor3D } => {
+    const [, H, W] = image.shape;
+    const n = (H / p) * (W / p);
     let x = tf.tidy(() => {
-      const patches = tf.conv2d(images, patchKernel, p, 'valid'); // [B, h, w, C]
-      const tokens = tf.reshape(tf.add(patches, patchBias), [B, h * w, C]); // [B, h*w, C]
-      const cls = tf.tile(clsToken, [B, 1, 1]); // [B, 1, C]
-      return tf.reshape(tf.add(tf.concat([cls, tokens], 1), pos), [B * T, C]) as tf.Tensor2D; // [B*T, C]
+      const patches = tf.reshape(tf.add(tf.conv2d(image, patchKernel, p, 'valid'), patchBias), [n, C]);
+      return tf.add(tf.concat([clsToken, patches], 0), pos) as tf.Tensor2D; // [T, C]
     });
-    let logits: tf.Tensor4D | undefined;
+    let logits: tf.Tensor3D | undefined;
     try {
       for (let l = 0; l < blocks.length; l++) {
-        const last = l === blocks.length - 1;
-        const r = block(x, blocks[l]!, config, B, T, last && options.attention === true);
+        const r = block(x, blocks[l]!, keepLogits && l === blocks.length - 1);
         x.dispose();
         x = r.x;
         if (r.logits) logits = r.logits;
       }
-      const [patchTokens, clsOut] = tf.tidy(() => {
-        const y = tf.reshape(layerNorm(x, normWeight, normBias), [B, T, C]); // [B, T, C]
-        const cls = tf.reshape(tf.slice(y, [0, 0, 0], [B, 1, C]), [B, C]); // [B, C]
-        const patch = tf.reshape(tf.slice(y, [0, 1, 0], [B, h * w, C]), [B, h, w, C]); // [B, h, w, C]
-        return [patch as tf.Tensor4D, cls as tf.Tensor2D];
-      });
-      return logits
-        ? { patchTokens: patchTokens!, clsToken: clsOut!, attentionLogits: logits }
-        : { patchTokens: patchTokens!, clsToken: clsOut! };
+      const tokens = layerNorm(x, normWeight, normBias);
+      return logits ? { tokens, logits } : { tokens };
     } catch (error) {
       logits?.dispose();
       throw error;
     } finally {
       x.dispose();
+    }
+  };
+
+  /**
+   * Images run one at a time: the linear layers lose nothing at `T` rows (XNNPACK is as fast per row), the
+   * attention is per image anyway, and the wasm heap (at most 4 GiB) only ever holds one image's activations.
+   */
+  const forward = async (images: tf.Tensor4D, options: ForwardOptions = {}): Promise<BackboneOutput> => {
+    if (disposed) throw disposedError();
+    const { B, H, W, h, w } = checkImages('Backbone.forward', images, config);
+    const keepLogits = options.attention === true;
+    const pos = posEmbedFor(h, w);
+    const tokens: tf.Tensor2D[] = [];
+    const logits: tf.Tensor3D[] = [];
+    try {
+      for (let b = 0; b < B; b++) {
+        const image = B === 1 ? images : (tf.slice(images, [b, 0, 0, 0], [1, H, W, 3]) as tf.Tensor4D);
+        try {
+          const r = forwardImage(image, pos, keepLogits);
+          tokens.push(r.tokens);
+          if (r.logits) logits.push(r.logits);
+        } finally {
+          if (image !== images) image.dispose();
+        }
+        // Let other work (timers, I/O, Ctrl-C) run between images.
+        if (B > 1) await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      return tf.tidy(() => {
+        const y = tf.stack(tokens) as tf.Tensor3D; // [B, T, C]
+        const out: BackboneOutput = {
+          patchTokens: tf.reshape(tf.slice(y, [0, 1, 0], [B, h * w, C]), [B, h, w, C]) as tf.Tensor4D,
+          clsToken: tf.reshape(tf.slice(y, [0, 0, 0], [B, 1, C]), [B, C]) as tf.Tensor2D,
+        };
+        if (keepLogits) out.attentionLogits = tf.stack(logits) as tf.Tensor4D;
+        return out as unknown as tf.TensorContainer;
+      }) as unknown as BackboneOutput;
+    } finally {
+      tf.dispose(tokens);
+      tf.dispose(logits);
     }
   };
 
@@ -191,7 +230,10 @@ export function createTfjsBackbone(weights: VitHostWeights): Backbone {
       if (disposed) return;
       disposed = true;
       tf.dispose([patchKernel, patchBias, clsToken, normWeight, normBias]);
-      for (const b of blocks) tf.dispose(Object.values(b));
+      for (const { heads, ...rest } of blocks) {
+        tf.dispose(Object.values(rest));
+        for (const head of heads) tf.dispose(Object.values(head));
+      }
       tf.dispose([...posCache.values()]);
       posCache.clear();
     },
