@@ -1,9 +1,10 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  // tfjs-worker: the worker-thread entry of the tfjs engine's worker mode, loaded as dist/tfjs-worker.js.
+  entry: { index: 'src/index.ts', 'tfjs-worker': 'src/tfjs-worker.ts' },
   format: ['esm'],
-  dts: true,
+  dts: { entry: { index: 'src/index.ts' } },
   clean: true,
   sourcemap: true,
   target: 'node20',

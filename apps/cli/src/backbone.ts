@@ -1,10 +1,12 @@
 import {
   type Backbone,
   type BackboneEngine,
+  type LoadBackboneOptions,
   loadBackbone,
   randomVitWeights,
   type VitConfig,
 } from '@hpseg/backbone-vit';
+import { HpError } from '@hpseg/core';
 import { localPositiveWeights } from '@hpseg/hidden-positives';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackboneSpec } from './train/checkpoint.js';
@@ -12,34 +14,46 @@ import type { HostBatch } from './train/data.js';
 import type { FeatureSource } from './train/loop.js';
 
 /**
- * ONNX Runtime execution providers from `HPSEG_ORT_PROVIDERS` (e.g. `cuda,cpu` with the CUDA build of
- * onnxruntime-node installed); default: CPU.
+ * Engine tuning from the environment, for every backbone the CLI loads:
+ * - `HPSEG_ORT_PROVIDERS` (onnx engine): ONNX Runtime execution providers, e.g. `cuda,cpu` with the CUDA
+ *   build of onnxruntime-node installed; default CPU.
+ * - `HPSEG_TFJS_WORKERS` (tfjs engine): run the images of a batch on this many worker threads, each with
+ *   its own TF.js wasm backend; default 0 (in the main thread, on the selected backend).
  */
-export function ortOptions(): { executionProviders?: string[] } {
-  const value = process.env.HPSEG_ORT_PROVIDERS;
-  if (!value) return {};
-  return {
-    executionProviders: value
+export function engineOptions(engine: BackboneEngine): LoadBackboneOptions {
+  const options: LoadBackboneOptions = { engine };
+  const providers = process.env.HPSEG_ORT_PROVIDERS;
+  if (engine === 'onnx' && providers) {
+    options.executionProviders = providers
       .split(',')
       .map((s) => s.trim())
-      .filter(Boolean),
-  };
+      .filter(Boolean);
+  }
+  const workers = process.env.HPSEG_TFJS_WORKERS;
+  if (engine === 'tfjs' && workers) {
+    if (!/^\d+$/.test(workers.trim())) {
+      throw new HpError(
+        'E_ARG',
+        `hpseg: bad HPSEG_TFJS_WORKERS: expected a whole number of worker threads, got ${JSON.stringify(workers)}`,
+      );
+    }
+    options.workers = Number(workers.trim());
+  }
+  return options;
 }
 
 /** Opens the frozen backbone a spec describes (a weights file, or seeded random weights for demos/tests). */
 export async function openBackbone(spec: BackboneSpec, engine: BackboneEngine): Promise<Backbone> {
   if (spec.kind === 'file') {
     return loadBackbone(spec.path, {
-      engine,
+      ...engineOptions(engine),
       ...(spec.numHeads ? { numHeads: spec.numHeads } : {}),
-      ...ortOptions(),
     });
   }
   const config = spec.config as unknown as VitConfig;
   return loadBackbone(randomVitWeights(config, spec.seed), {
-    engine,
+    ...engineOptions(engine),
     numHeads: config.numHeads,
-    ...ortOptions(),
   });
 }
 

@@ -2,7 +2,7 @@ import { open } from 'node:fs/promises';
 import { type Backbone, type BackboneEngine, loadBackbone } from '@hpseg/backbone-vit';
 import { HpError } from '@hpseg/core';
 import { importOfficialHpCheckpoint } from '@hpseg/seg-head';
-import { openBackbone, ortOptions } from './backbone.js';
+import { engineOptions, openBackbone } from './backbone.js';
 import type { EvalModel } from './evaluate.js';
 import { loadCheckpoint } from './train/checkpoint.js';
 import { modelsFromStateDict } from './train/models.js';
@@ -52,7 +52,7 @@ async function loadOfficial(
   try {
     const heads = numHeads ? { numHeads } : {};
     let backbone: Backbone;
-    if (weights) backbone = await loadBackbone(weights, { engine, ...heads, ...ortOptions() });
+    if (weights) backbone = await loadBackbone(weights, { ...engineOptions(engine), ...heads });
     else {
       if (imported.backbone.size === 0) {
         throw new HpError(
@@ -61,7 +61,7 @@ async function loadOfficial(
           { hint: 'pass the backbone with --weights' },
         );
       }
-      backbone = await loadBackbone(imported.backbone, { engine, format: 'hp', ...heads, ...ortOptions() });
+      backbone = await loadBackbone(imported.backbone, { ...engineOptions(engine), format: 'hp', ...heads });
     }
     return { head: imported.head, linear: imported.linearProbe, cluster: imported.clusterProbe, backbone };
   } catch (error) {
@@ -99,7 +99,7 @@ export async function loadInferenceModel(
   models.projection.dispose();
   const backbone = options.weights
     ? await loadBackbone(options.weights, {
-        engine: options.engine,
+        ...engineOptions(options.engine),
         ...(options.numHeads ? { numHeads: options.numHeads } : {}),
       })
     : await openBackbone(meta.backbone, options.engine);

@@ -1,12 +1,21 @@
 /**
- * ViT-S/8 forward speed: onnx engine, tfjs engine (wasm backend), PyTorch (when /usr/bin/python3 has torch).
- * Random weights with the official shapes. Each engine runs in its own child process so peak RSS is its own.
+ * ViT-S/8 forward speed: onnx engine, tfjs engine (wasm backend, in-process and on worker threads), and
+ * PyTorch (when /usr/bin/python3 has torch). Random weights with the official shapes.
  *
- *   npm run bench -w @hpseg/backbone-vit            (full: 224 px batch 1 and 8, 320 px batch 1)
- *   npm run bench -w @hpseg/backbone-vit -- --quick  (batch 1 only)
+ * Each engine lives in its own long-running child process (so peak RSS is its own) that times one case per
+ * command. The cases run in interleaved rounds (PyTorch, onnx, tfjs, ... on the same case, then the next
+ * case), so every engine sees the same machine: on a shared virtual machine whose speed drifts by 2× over
+ * minutes, timing the engines one after the other would compare different machines. The table gives the
+ * median over rounds of each engine's ms / image and of its per-round ratio to PyTorch.
+ *
+ *   npm run bench -w @hpseg/backbone-vit                   (224 px batch 1 and 8, 320 px batch 1; 3 rounds)
+ *   npm run bench -w @hpseg/backbone-vit -- --quick        (batch 1 only, 2 rounds)
+ *   npm run bench -w @hpseg/backbone-vit -- --rounds 5
  */
-import { spawnSync } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { availableParallelism, cpus } from 'node:os';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { torchBenchEnv } from '../../../tools/bench/torch-env.js';
 
@@ -14,13 +23,15 @@ interface Case {
   size: number;
   batch: number;
 }
-interface Row extends Case {
-  engine: string;
+interface Timing extends Case {
   msPerImage: number;
   peakRssMB: number;
 }
 
-const quick = process.argv.includes('--quick');
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+const roundsArg = argv.indexOf('--rounds');
+const ROUNDS = roundsArg >= 0 ? Number(argv[roundsArg + 1]) : quick ? 2 : 3;
 const CASES: Case[] = quick
   ? [
       { size: 224, batch: 1 },
@@ -34,26 +45,35 @@ const CASES: Case[] = quick
 const VITS8 = { embedDim: 384, depth: 12, numHeads: 6, patchSize: 8, trainedGrid: 28, mlpRatio: 4 };
 const THREADS = availableParallelism();
 
-/** Child mode: time one engine on every case and print one JSON line per case. */
-async function child(engine: 'onnx' | 'tfjs'): Promise<void> {
+type EngineName = 'onnx' | 'tfjs' | 'tfjs-workers';
+
+/** Child mode: load one engine, then answer one JSON command line (a case) with one JSON timing line. */
+async function child(engine: EngineName): Promise<void> {
   const tf = await import('@tensorflow/tfjs-core');
   const { selectBackend } = await import('@hpseg/core');
   const { loadBackbone, randomVitWeights } = await import('../src/index.js');
-  await selectBackend(engine === 'tfjs' ? 'wasm' : 'cpu');
-  const backbone = await loadBackbone(randomVitWeights(VITS8, 0), { engine });
-  for (const c of CASES) {
+  await selectBackend(engine === 'onnx' ? 'cpu' : 'wasm');
+  const backbone = await loadBackbone(randomVitWeights(VITS8, 0), {
+    engine: engine === 'onnx' ? 'onnx' : 'tfjs',
+    ...(engine === 'tfjs-workers' ? { workers: THREADS } : {}),
+  });
+  const warm = new Set<string>();
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (line.trim() === '') continue;
+    const c = JSON.parse(line) as Case;
     const images = tf.randomNormal([c.batch, c.size, c.size, 3]) as import('@tensorflow/tfjs-core').Tensor4D;
     const run = async () => tf.dispose(Object.values(await backbone.forward(images)));
-    await run(); // warm-up (session / kernels / positional embedding)
-    const reps = engine === 'tfjs' && c.batch > 1 ? 1 : 3;
+    const key = `${c.size}x${c.batch}`;
+    if (!warm.has(key)) {
+      await run(); // warm-up: session / kernels / positional embedding of this size
+      warm.add(key);
+    }
     const t0 = performance.now();
-    for (let r = 0; r < reps; r++) await run();
-    const msPerImage = (performance.now() - t0) / reps / c.batch;
+    await run();
+    const msPerImage = (performance.now() - t0) / c.batch;
     images.dispose();
     const peakRssMB = process.resourceUsage().maxRSS / 1024;
-    console.log(
-      JSON.stringify({ engine: engine === 'tfjs' ? 'tfjs (wasm)' : 'onnx', ...c, msPerImage, peakRssMB }),
-    );
+    console.log(JSON.stringify({ ...c, msPerImage, peakRssMB } satisfies Timing));
   }
   await backbone.dispose();
 }
@@ -93,68 +113,113 @@ class ViT(nn.Module):
         for b in s.blocks: x = b(x)
         return s.norm(x)
 m = ViT().eval()
-for size, batch in json.loads(sys.argv[2]):
+warm = set()
+for line in sys.stdin:
+    if not line.strip(): continue
+    c = json.loads(line); size, batch = c["size"], c["batch"]
     x = torch.randn(batch, 3, size, size)
     with torch.no_grad():
-        m(x)
-        reps = 3 if batch == 1 else 1
+        if (size, batch) not in warm:
+            m(x); warm.add((size, batch))
         t0 = time.perf_counter()
-        for _ in range(reps): m(x)
-        ms = (time.perf_counter() - t0) * 1000 / reps / batch
+        m(x)
+        ms = (time.perf_counter() - t0) * 1000 / batch
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"engine": "pytorch", "size": size, "batch": batch, "msPerImage": ms, "peakRssMB": rss}), flush=True)
+    print(json.dumps({"size": size, "batch": batch, "msPerImage": ms, "peakRssMB": rss}), flush=True)
 `;
 
-function parseRows(stdout: string): Row[] {
-  return stdout
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Row);
+/** A long-running child answering one JSON line per JSON command line. */
+class Runner {
+  private readonly lines: AsyncIterator<string>;
+  constructor(
+    readonly name: string,
+    private readonly proc: ChildProcessWithoutNullStreams,
+  ) {
+    this.lines = createInterface({ input: proc.stdout })[Symbol.asyncIterator]();
+    proc.stderr.on('data', (d: Buffer) => {
+      const text = d.toString();
+      if (!/npm warn|onnxruntime-node-install/.test(text)) process.stderr.write(`[${name}] ${text}`);
+    });
+  }
+  async time(c: Case): Promise<Timing> {
+    this.proc.stdin.write(`${JSON.stringify(c)}\n`);
+    for (;;) {
+      const next = await this.lines.next();
+      if (next.done) throw new Error(`${this.name} exited before answering ${JSON.stringify(c)}`);
+      if (next.value.startsWith('{')) return JSON.parse(next.value) as Timing;
+    }
+  }
+  close(): void {
+    this.proc.stdin.end();
+  }
 }
 
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
 async function main(): Promise<void> {
-  const rows: Row[] = [];
+  const runners: Runner[] = [];
   const torchProbe = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' });
   if (torchProbe.status === 0) {
     const torchEnv = torchBenchEnv();
     console.log(`PyTorch: ${torchEnv.note}`);
-    const r = spawnSync(
-      '/usr/bin/python3',
-      ['-c', PYTORCH, String(Math.min(THREADS, 2)), JSON.stringify(CASES.map((c) => [c.size, c.batch]))],
-      { encoding: 'utf8', maxBuffer: 1 << 24, env: torchEnv.env },
-    );
-    if (r.status !== 0) console.error(`PyTorch run failed: ${r.stderr}`);
-    rows.push(...parseRows(r.stdout));
+    const proc = spawn('/usr/bin/python3', ['-c', PYTORCH, String(Math.min(THREADS, 2))], {
+      env: torchEnv.env,
+    });
+    runners.push(new Runner('pytorch', proc));
   } else {
     console.log('(no torch in /usr/bin/python3: PyTorch column skipped)');
   }
   const self = fileURLToPath(import.meta.url);
-  for (const engine of ['onnx', 'tfjs']) {
-    const r = spawnSync(
-      process.execPath,
-      [...process.execArgv, self, '--child', engine, ...(quick ? ['--quick'] : [])],
-      {
-        encoding: 'utf8',
-        maxBuffer: 1 << 24,
-      },
-    );
-    if (r.status !== 0) console.error(`${engine} run failed: ${r.stderr}`);
-    rows.push(...parseRows(r.stdout));
+  for (const engine of ['onnx', 'tfjs', 'tfjs-workers'] as const) {
+    const proc = spawn(process.execPath, [...process.execArgv, self, '--child', engine]);
+    const label =
+      engine === 'onnx' ? 'onnx' : engine === 'tfjs' ? 'tfjs (wasm)' : `tfjs (wasm, ${THREADS} workers)`;
+    runners.push(new Runner(label, proc));
   }
+
+  const timings = new Map<string, Timing[]>(); // `${engine}|${size}|${batch}` → one per round
+  const ratios = new Map<string, number[]>();
+  const key = (engine: string, c: Case) => `${engine}|${c.size}|${c.batch}`;
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const c of CASES) {
+      let torchMs: number | undefined;
+      for (const runner of runners) {
+        const t = await runner.time(c);
+        const k = key(runner.name, c);
+        timings.set(k, [...(timings.get(k) ?? []), t]);
+        if (runner.name === 'pytorch') torchMs = t.msPerImage;
+        else if (torchMs !== undefined) ratios.set(k, [...(ratios.get(k) ?? []), torchMs / t.msPerImage]);
+      }
+      process.stderr.write(`round ${round + 1}/${ROUNDS} ${c.size}px batch ${c.batch} done\n`);
+    }
+  }
+  for (const r of runners) r.close();
+
   console.log(
-    `ViT-S/8 forward, random weights; ${cpus()[0]?.model ?? 'cpu'} x ${THREADS}; onnx threads = ${THREADS}`,
+    `ViT-S/8 forward, random weights; ${cpus()[0]?.model ?? 'cpu'} x ${THREADS}; onnx threads = ${THREADS}; ${ROUNDS} interleaved rounds`,
   );
-  console.log('| engine | input | batch | ms / image | PyTorch ms / engine ms | peak RSS (MB) |');
-  console.log('|---|---|---|---|---|---|');
-  for (const row of rows) {
-    const ref = rows.find((r) => r.engine === 'pytorch' && r.size === row.size && r.batch === row.batch);
-    const ratio = ref ? (ref.msPerImage / row.msPerImage).toFixed(2) : 'n/a';
-    console.log(
-      `| ${row.engine} | ${row.size}x${row.size} | ${row.batch} | ${row.msPerImage.toFixed(0)} | ${ratio} | ${row.peakRssMB.toFixed(0)} |`,
-    );
+  console.log(
+    '| engine | input | batch | ms / image (median) | ms / image (min–max) | PyTorch ms / engine ms (median of rounds) | peak RSS (MB) |',
+  );
+  console.log('|---|---|---|---|---|---|---|');
+  for (const runner of runners) {
+    for (const c of CASES) {
+      const ts = timings.get(key(runner.name, c)) ?? [];
+      if (ts.length === 0) continue;
+      const ms = ts.map((t) => t.msPerImage);
+      const rs = ratios.get(key(runner.name, c));
+      const ratio = runner.name === 'pytorch' ? '1.00' : rs ? median(rs).toFixed(2) : 'n/a';
+      console.log(
+        `| ${runner.name} | ${c.size}x${c.size} | ${c.batch} | ${median(ms).toFixed(0)} | ${Math.min(...ms).toFixed(0)}–${Math.max(...ms).toFixed(0)} | ${ratio} | ${Math.max(...ts.map((t) => t.peakRssMB)).toFixed(0)} |`,
+      );
+    }
   }
 }
 
 const childIndex = process.argv.indexOf('--child');
-if (childIndex >= 0) await child(process.argv[childIndex + 1] as 'onnx' | 'tfjs');
+if (childIndex >= 0) await child(process.argv[childIndex + 1] as EngineName);
 else await main();

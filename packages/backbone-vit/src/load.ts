@@ -21,6 +21,15 @@ export interface LoadBackboneOptions {
   executionProviders?: string[];
   /** onnx engine: intra-op threads (default: number of cores). */
   threads?: number;
+  /** onnx engine: graph operators, `'ort'` (default: ONNX Runtime's fused Attention and BiasGelu) or `'standard'`. */
+  onnxOps?: 'ort' | 'standard';
+  /**
+   * tfjs engine, Node only: run the images of a batch on this many worker threads, each with its own TF.js
+   * wasm backend and copy of the weights (TF.js wasm uses one thread per backend in Node). `0` (default):
+   * in the calling thread, on the active backend. Parallel over images: a batch of one gains nothing.
+   * Needs `@tensorflow/tfjs-backend-wasm`.
+   */
+  workers?: number;
 }
 
 const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
@@ -83,6 +92,25 @@ export async function loadBackbone(
       `${fn}: unknown engine: expected 'onnx' or 'tfjs', got ${JSON.stringify(engine)}`,
     );
   }
+  const workers = options.workers ?? 0;
+  if (!Number.isInteger(workers) || workers < 0 || workers > 64) {
+    throw new HpError(
+      'E_ARG',
+      `${fn}: workers is invalid: expected an integer in [0, 64], got ${String(workers)}`,
+    );
+  }
+  if (workers > 0 && (engine !== 'tfjs' || !isNode)) {
+    throw new HpError(
+      'E_ARG',
+      `${fn}: workers is for the tfjs engine in Node: expected workers 0 with engine '${engine}'${isNode ? '' : ' outside Node'}, got ${workers}`,
+    );
+  }
+  if (options.onnxOps !== undefined && options.onnxOps !== 'ort' && options.onnxOps !== 'standard') {
+    throw new HpError(
+      'E_ARG',
+      `${fn}: unknown onnxOps: expected 'ort' or 'standard', got ${JSON.stringify(options.onnxOps)}`,
+    );
+  }
   let raw: StateDict;
   if (typeof source === 'string') raw = await readBackboneFile(source, format);
   else if (source instanceof Map) raw = source;
@@ -99,9 +127,15 @@ export async function loadBackbone(
   );
   checkBackboneStateDict(stateDict, config);
   const weights = toVitHostWeights(stateDict, config);
-  if (engine === 'tfjs') return createTfjsBackbone(weights);
+  if (engine === 'tfjs') {
+    if (workers === 0) return createTfjsBackbone(weights);
+    // Imported on demand: the worker mode needs node:worker_threads, the rest of the package does not.
+    const { createTfjsWorkerBackbone } = await import('./engine-tfjs-workers.js');
+    return createTfjsWorkerBackbone(weights, workers);
+  }
   return createOnnxBackbone(weights, {
     ...(options.executionProviders ? { executionProviders: options.executionProviders } : {}),
     ...(options.threads ? { threads: options.threads } : {}),
+    ...(options.onnxOps ? { ops: options.onnxOps } : {}),
   });
 }

@@ -1,0 +1,32 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { engineOptions } from '../src/backbone.js';
+
+describe('engineOptions (HPSEG_ORT_PROVIDERS, HPSEG_TFJS_WORKERS)', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it('nothing set: just the engine', () => {
+    vi.stubEnv('HPSEG_ORT_PROVIDERS', '');
+    vi.stubEnv('HPSEG_TFJS_WORKERS', '');
+    expect(engineOptions('onnx')).toEqual({ engine: 'onnx' });
+    expect(engineOptions('tfjs')).toEqual({ engine: 'tfjs' });
+  });
+
+  it('each variable applies to its own engine only', () => {
+    vi.stubEnv('HPSEG_ORT_PROVIDERS', 'cuda, cpu');
+    vi.stubEnv('HPSEG_TFJS_WORKERS', ' 2 ');
+    expect(engineOptions('onnx')).toEqual({ engine: 'onnx', executionProviders: ['cuda', 'cpu'] });
+    expect(engineOptions('tfjs')).toEqual({ engine: 'tfjs', workers: 2 });
+  });
+
+  it('a worker count that is not a whole number → E_ARG naming the variable and the value', () => {
+    vi.stubEnv('HPSEG_TFJS_WORKERS', 'two');
+    expect(() => engineOptions('tfjs')).toThrow(
+      expect.objectContaining({
+        code: 'E_ARG',
+        message: 'hpseg: bad HPSEG_TFJS_WORKERS: expected a whole number of worker threads, got "two"',
+      }),
+    );
+  });
+});
