@@ -2,14 +2,17 @@ import { Worker } from 'node:worker_threads';
 import { HpError, resolveWorkerEntry } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { checkImages, disposedError } from './input.js';
+import { abortRowExchange, rowExchangeBytes } from './row-exchange.js';
 import type { TfjsWorkerRequest, TfjsWorkerResponse } from './tfjs-worker-protocol.js';
 import type { Backbone, BackboneOutput, ForwardOptions } from './types.js';
 import type { VitHostWeights } from './weights.js';
 
 type ForwardResult = Extract<TfjsWorkerResponse, { type: 'forward'; ok: true }>;
+type RowsResult = Extract<TfjsWorkerResponse, { type: 'rows'; ok: true }>;
+type WorkerResult = ForwardResult | RowsResult;
 
 interface Pending {
-  resolve: (result: ForwardResult) => void;
+  resolve: (result: WorkerResult) => void;
   reject: (error: unknown) => void;
 }
 
@@ -35,10 +38,10 @@ export function splitBatch(B: number, n: number): { start: number; count: number
 
 /**
  * The tfjs engine on `workers` worker threads, each with its own TF.js wasm backend and its own copy of the
- * weights (TF.js wasm runs one thread per backend in Node). A forward splits the batch into contiguous runs,
- * one per worker, and gathers the results into tensors on the caller's active backend. Each image is computed
- * by the same single-threaded code whatever the number of workers, so results do not depend on it; a batch of
- * one image gains nothing.
+ * weights (TF.js wasm runs one thread per backend in Node). A batch of at least `workers` images is split into
+ * contiguous runs, one per worker (each image computed by the same code as in-process, so the result is
+ * identical); a smaller batch is computed image by image, each image's token rows split over all workers.
+ * Results are gathered into tensors on the caller's active backend.
  */
 export async function createTfjsWorkerBackbone(weights: VitHostWeights, workers: number): Promise<Backbone> {
   const config = weights.config;
@@ -87,7 +90,7 @@ export async function createTfjsWorkerBackbone(weights: VitHostWeights, workers:
         if (pending === undefined) return;
         slot.pending.delete(id);
         if (slot.pending.size === 0) worker.unref();
-        if (message.ok) pending.resolve(message as ForwardResult);
+        if (message.ok) pending.resolve(message as WorkerResult);
         else pending.reject(new HpError(message.code, message.message));
       });
       const onDeath = (error: HpError) => {
@@ -116,27 +119,96 @@ export async function createTfjsWorkerBackbone(weights: VitHostWeights, workers:
     throw error;
   }
 
-  const request = (slot: Slot, message: Extract<TfjsWorkerRequest, { type: 'forward' }>) =>
-    new Promise<ForwardResult>((resolve, reject) => {
+  const request = <R extends WorkerResult>(
+    slot: Slot,
+    message: Extract<TfjsWorkerRequest, { type: 'forward' | 'rows' }>,
+  ) =>
+    new Promise<R>((resolve, reject) => {
       if (slot.dead) {
         reject(slot.dead);
         return;
       }
-      slot.pending.set(message.id, { resolve, reject });
+      slot.pending.set(message.id, { resolve: resolve as (r: WorkerResult) => void, reject });
       slot.worker.ref();
       slot.worker.postMessage(message, [message.pixels.buffer as ArrayBuffer]);
     });
+
+  /**
+   * Fewer images than workers: each image is split by token rows over all workers, which exchange keys
+   * and values once per block through shared memory (see row-exchange.ts).
+   */
+  const forwardByRows = async (
+    pixels: Float32Array,
+    g: { B: number; H: number; W: number; h: number; w: number; T: number },
+    attention: boolean,
+  ): Promise<BackboneOutput> => {
+    const { B, H, W, h, w, T } = g;
+    const heads = config.numHeads;
+    const perImage = H * W * 3;
+    const tokens = new Float32Array(B * T * C);
+    const logits = attention ? new Float32Array(B * heads * T * T) : undefined;
+    for (let b = 0; b < B; b++) {
+      const runs = splitBatch(T, slots.length);
+      const shared = new SharedArrayBuffer(rowExchangeBytes(T, C));
+      const image = pixels.subarray(b * perImage, (b + 1) * perImage);
+      const results = await Promise.all(
+        runs.map(({ start, count }, i) =>
+          request<RowsResult>(slots[i]!, {
+            type: 'rows',
+            id: nextId++,
+            pixels: image.slice(),
+            H,
+            W,
+            attention,
+            start,
+            end: start + count,
+            parties: runs.length,
+            shared,
+          }).catch((error: unknown) => {
+            abortRowExchange(shared); // the others would wait for this worker at the next barrier
+            throw error;
+          }),
+        ),
+      );
+      results.forEach((r, i) => {
+        const { start, count } = runs[i]!;
+        tokens.set(r.tokens, (b * T + start) * C);
+        if (logits) {
+          // This worker's logits are [heads, count, T]: rows start..start+count of every head.
+          for (let head = 0; head < heads; head++) {
+            logits.set(
+              r.attentionLogits!.subarray(head * count * T, (head + 1) * count * T),
+              ((b * heads + head) * T + start) * T,
+            );
+          }
+        }
+      });
+    }
+    const patchTokens = new Float32Array(B * h * w * C);
+    const clsToken = new Float32Array(B * C);
+    for (let b = 0; b < B; b++) {
+      clsToken.set(tokens.subarray(b * T * C, b * T * C + C), b * C);
+      patchTokens.set(tokens.subarray(b * T * C + C, (b + 1) * T * C), b * h * w * C);
+    }
+    const out: BackboneOutput = {
+      patchTokens: tf.tensor4d(patchTokens, [B, h, w, C]),
+      clsToken: tf.tensor2d(clsToken, [B, C]),
+    };
+    if (logits) out.attentionLogits = tf.tensor4d(logits, [B, heads, T, T]);
+    return out;
+  };
 
   const forward = async (images: tf.Tensor4D, options: ForwardOptions = {}): Promise<BackboneOutput> => {
     if (disposed) throw disposedError();
     const { B, H, W, h, w, T } = checkImages('Backbone.forward', images, config);
     const attention = options.attention === true;
     const pixels = (await images.data()) as Float32Array;
+    if (B < slots.length) return forwardByRows(pixels, { B, H, W, h, w, T }, attention);
     const perImage = H * W * 3;
     const runs = splitBatch(B, slots.length);
     const results = await Promise.all(
       runs.map(({ start, count }, i) =>
-        request(slots[i]!, {
+        request<ForwardResult>(slots[i]!, {
           type: 'forward',
           id: nextId++,
           pixels: pixels.slice(start * perImage, (start + count) * perImage),

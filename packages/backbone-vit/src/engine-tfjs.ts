@@ -49,8 +49,25 @@ function linear(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D): tf.Tens
   return tf.fused.matMul({ a: x, b: kernel, bias }) as tf.Tensor2D;
 }
 
+/** Every worker's k and v rows of one block, given this worker's: `[n, hd]` per head in, `[T, hd]` per head out. */
+type GatherKeysValues = (
+  k: readonly tf.Tensor2D[],
+  v: readonly tf.Tensor2D[],
+) => { k: readonly tf.Tensor2D[]; v: readonly tf.Tensor2D[] };
+
 /**
- * Multi-head self-attention of one image, `ln` `[T, C]` → `[T, C]` (before the output projection).
+ * Row-parallel execution of one image (engine-tfjs-workers.ts): this worker computes the token rows
+ * `[start, end)` of every layer, and `gather` exchanges the keys and values each block needs from the others.
+ */
+export interface RowExchange {
+  readonly start: number;
+  readonly end: number;
+  gather(block: number, k: readonly tf.Tensor2D[], v: readonly tf.Tensor2D[]): ReturnType<GatherKeysValues>;
+}
+
+/**
+ * Multi-head self-attention of one image, `ln` `[n, C]` (the query rows) → `[n, C]` (before the output
+ * projection); keys and values of all `T` rows come from `gather` when the rows are split across workers.
  * Each head projects q, k, v with its own `[C, hd]` kernel rather than slicing a `[T, 3C]` product:
  * TF.js wasm copies a slice's whole input out of the heap (18 slices of `[T, 3C]` per block took 17% of the
  * forward), and it sends a matmul to XNNPACK only when both operands are 2-D and untransposed by flag, so
@@ -60,29 +77,34 @@ function attention(
   ln: tf.Tensor2D,
   heads: readonly HeadTensors[],
   keepLogits: boolean,
+  gather?: GatherKeysValues,
 ): { out: tf.Tensor2D; logits?: tf.Tensor3D } {
+  const qs = heads.map((head) => linear(ln, head.q, head.qBias)); // [n, hd], pre-scaled
+  const own = {
+    k: heads.map((head) => linear(ln, head.k, head.kBias)), // [n, hd]
+    v: heads.map((head) => linear(ln, head.v, head.vBias)), // [n, hd]
+  };
+  const all = gather ? gather(own.k, own.v) : own;
   const outs: tf.Tensor2D[] = [];
   const logitsPerHead: tf.Tensor2D[] = [];
-  for (const head of heads) {
-    const q = linear(ln, head.q, head.qBias); // [T, hd], pre-scaled
-    const kT = tf.transpose(linear(ln, head.k, head.kBias)); // [hd, T]
-    const v = linear(ln, head.v, head.vBias); // [T, hd]
-    const logits = tf.matMul(q, kT) as tf.Tensor2D; // [T, T]
+  qs.forEach((q, i) => {
+    const logits = tf.matMul(q, tf.transpose(all.k[i]!)) as tf.Tensor2D; // [n, T]
     if (keepLogits) logitsPerHead.push(logits);
-    outs.push(tf.matMul(tf.softmax(logits), v)); // [T, hd]
-  }
-  const out = tf.concat(outs, 1); // [T, C]
+    outs.push(tf.matMul(tf.softmax(logits), all.v[i]!)); // [n, hd]
+  });
+  const out = tf.concat(outs, 1); // [n, C]
   return keepLogits ? { out, logits: tf.stack(logitsPerHead) as tf.Tensor3D } : { out };
 }
 
-/** One pre-norm block on the `[T, C]` tokens of one image. */
+/** One pre-norm block on `[n, C]` token rows of one image. */
 function block(
   x: tf.Tensor2D,
   w: BlockTensors,
   keepLogits: boolean,
+  gather?: GatherKeysValues,
 ): { x: tf.Tensor2D; logits?: tf.Tensor3D } {
   const r = tf.tidy(() => {
-    const a = attention(layerNorm(x, w.norm1Weight, w.norm1Bias), w.heads, keepLogits);
+    const a = attention(layerNorm(x, w.norm1Weight, w.norm1Bias), w.heads, keepLogits, gather);
     const x1 = tf.add(x, linear(a.out, w.projKernel, w.projBias)) as tf.Tensor2D;
     const hidden = gelu(linear(layerNorm(x1, w.norm2Weight, w.norm2Bias), w.fc1Kernel, w.fc1Bias));
     const next = tf.add(x1, linear(hidden, w.fc2Kernel, w.fc2Bias)) as tf.Tensor2D;
@@ -98,8 +120,17 @@ function columns(data: Float32Array, rows: number, cols: number, from: number, n
   return out;
 }
 
+/** The tfjs backbone, plus the row-parallel entry its worker threads use. */
+export interface TfjsBackbone extends Backbone {
+  forwardImage(
+    image: tf.Tensor4D,
+    keepLogits: boolean,
+    rows?: RowExchange,
+  ): { tokens: tf.Tensor2D; logits?: tf.Tensor3D };
+}
+
 /** The DINO ViT on TF.js ops (any backend). Weights are plain tensors, never variables. */
-export function createTfjsBackbone(weights: VitHostWeights): Backbone {
+export function createTfjsBackbone(weights: VitHostWeights): TfjsBackbone {
   const config = weights.config;
   const C = config.embedDim;
   const p = config.patchSize;
@@ -153,22 +184,29 @@ export function createTfjsBackbone(weights: VitHostWeights): Backbone {
     return t;
   };
 
-  /** One image `[1, H, W, 3]` → final-normed tokens `[T, C]` (CLS first) and, if asked, logits `[heads, T, T]`. */
+  /**
+   * One image `[1, H, W, 3]` → final-normed tokens `[T, C]` (CLS first) and, if asked, the last block's logits
+   * `[heads, T, T]`; with `rows`, only the token rows `[start, end)` (`[n, C]` and `[heads, n, T]`).
+   */
   const forwardImage = (
     image: tf.Tensor4D,
-    pos: tf.Tensor2D,
     keepLogits: boolean,
+    rows?: RowExchange,
   ): { tokens: tf.Tensor2D; logits?: tf.Tensor3D } => {
     const [, H, W] = image.shape;
-    const n = (H / p) * (W / p);
+    const h = H / p;
+    const w = W / p;
+    const pos = posEmbedFor(h, w);
     let x = tf.tidy(() => {
-      const patches = tf.reshape(tf.add(tf.conv2d(image, patchKernel, p, 'valid'), patchBias), [n, C]);
-      return tf.add(tf.concat([clsToken, patches], 0), pos) as tf.Tensor2D; // [T, C]
+      const patches = tf.reshape(tf.add(tf.conv2d(image, patchKernel, p, 'valid'), patchBias), [h * w, C]);
+      const all = tf.add(tf.concat([clsToken, patches], 0), pos) as tf.Tensor2D; // [T, C]
+      return rows ? tf.slice(all, [rows.start, 0], [rows.end - rows.start, C]) : all;
     });
     let logits: tf.Tensor3D | undefined;
     try {
       for (let l = 0; l < blocks.length; l++) {
-        const r = block(x, blocks[l]!, keepLogits && l === blocks.length - 1);
+        const gather: GatherKeysValues | undefined = rows ? (k, v) => rows.gather(l, k, v) : undefined;
+        const r = block(x, blocks[l]!, keepLogits && l === blocks.length - 1, gather);
         x.dispose();
         x = r.x;
         if (r.logits) logits = r.logits;
@@ -191,21 +229,20 @@ export function createTfjsBackbone(weights: VitHostWeights): Backbone {
     if (disposed) throw disposedError();
     const { B, H, W, h, w } = checkImages('Backbone.forward', images, config);
     const keepLogits = options.attention === true;
-    const pos = posEmbedFor(h, w);
     const tokens: tf.Tensor2D[] = [];
     const logits: tf.Tensor3D[] = [];
     try {
       for (let b = 0; b < B; b++) {
         const image = B === 1 ? images : (tf.slice(images, [b, 0, 0, 0], [1, H, W, 3]) as tf.Tensor4D);
         try {
-          const r = forwardImage(image, pos, keepLogits);
+          const r = forwardImage(image, keepLogits);
           tokens.push(r.tokens);
           if (r.logits) logits.push(r.logits);
         } finally {
           if (image !== images) image.dispose();
         }
         // Let other work (timers, I/O, Ctrl-C) run between images.
-        if (B > 1) await new Promise<void>((resolve) => setImmediate(resolve));
+        if (B > 1) await new Promise<void>((resolve) => setTimeout(resolve, 0));
       }
       return tf.tidy(() => {
         const y = tf.stack(tokens) as tf.Tensor3D; // [B, T, C]
@@ -226,6 +263,10 @@ export function createTfjsBackbone(weights: VitHostWeights): Backbone {
     config,
     engine: 'tfjs',
     forward,
+    forwardImage(image, keepLogits, rows) {
+      if (disposed) throw disposedError();
+      return forwardImage(image, keepLogits, rows);
+    },
     async dispose() {
       if (disposed) return;
       disposed = true;

@@ -11,6 +11,20 @@ export type TfjsWorkerRequest =
       H: number;
       W: number;
       attention: boolean;
+    }
+  | {
+      /** One image split by token rows: this worker computes rows `[start, end)` of every layer. */
+      type: 'rows';
+      id: number;
+      pixels: Float32Array;
+      H: number;
+      W: number;
+      attention: boolean;
+      start: number;
+      end: number;
+      /** Workers taking part; the key/value exchange and its barrier live in `shared` (see row-exchange.ts). */
+      parties: number;
+      shared: SharedArrayBuffer;
     };
 
 export type TfjsWorkerResponse =
@@ -23,4 +37,5 @@ export type TfjsWorkerResponse =
       clsToken: Float32Array;
       attentionLogits?: Float32Array;
     }
-  | { type: 'init' | 'forward'; id?: number; ok: false; code: string; message: string };
+  | { type: 'rows'; id: number; ok: true; tokens: Float32Array; attentionLogits?: Float32Array }
+  | { type: 'init' | 'forward' | 'rows'; id?: number; ok: false; code: string; message: string };

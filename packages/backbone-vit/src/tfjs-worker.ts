@@ -6,21 +6,24 @@
 import { parentPort } from 'node:worker_threads';
 import { selectBackend } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
+import type { TfjsBackbone } from './engine-tfjs.js';
 import { createTfjsBackbone } from './engine-tfjs.js';
+import { createRowExchange } from './row-exchange.js';
 import type { TfjsWorkerRequest, TfjsWorkerResponse } from './tfjs-worker-protocol.js';
-import type { Backbone } from './types.js';
 
 const port = parentPort;
 if (port === null) throw new Error('tfjs-worker: must run inside a worker thread');
 
-let backbone: Backbone | undefined;
+let backbone: TfjsBackbone | undefined;
+/** How long a row-parallel worker waits for the others at a block's barrier. */
+const BARRIER_TIMEOUT_MS = 300_000;
 let queue: Promise<void> = Promise.resolve();
 
 function failure(request: TfjsWorkerRequest, error: unknown): TfjsWorkerResponse {
   const e = error as { code?: unknown; message?: unknown };
   return {
     type: request.type,
-    ...(request.type === 'forward' ? { id: request.id } : {}),
+    ...(request.type === 'init' ? {} : { id: request.id }),
     ok: false,
     code: typeof e?.code === 'string' ? e.code : 'E_WORKER',
     message: typeof e?.message === 'string' ? e.message : String(error),
@@ -36,6 +39,10 @@ async function handle(request: TfjsWorkerRequest): Promise<void> {
       return;
     }
     if (backbone === undefined) throw new Error('tfjs-worker: forward before init');
+    if (request.type === 'rows') {
+      await forwardRows(backbone, request);
+      return;
+    }
     const { B, H, W } = request;
     const images = tf.tensor4d(request.pixels, [B, H, W, 3]);
     try {
@@ -63,6 +70,45 @@ async function handle(request: TfjsWorkerRequest): Promise<void> {
     }
   } catch (error) {
     port!.postMessage(failure(request, error));
+  }
+}
+
+async function forwardRows(
+  model: TfjsBackbone,
+  request: Extract<TfjsWorkerRequest, { type: 'rows' }>,
+): Promise<void> {
+  const { H, W } = request;
+  const { embedDim: C, numHeads, patchSize: p } = model.config;
+  const exchange = createRowExchange({
+    shared: request.shared,
+    parties: request.parties,
+    start: request.start,
+    end: request.end,
+    T: 1 + (H / p) * (W / p),
+    heads: numHeads,
+    headDim: C / numHeads,
+    timeoutMs: BARRIER_TIMEOUT_MS,
+  });
+  const image = tf.tensor4d(request.pixels, [1, H, W, 3]);
+  try {
+    const r = model.forwardImage(image, request.attention, exchange);
+    try {
+      const response: TfjsWorkerResponse = {
+        type: 'rows',
+        id: request.id,
+        ok: true,
+        tokens: (await r.tokens.data()) as Float32Array,
+        ...(r.logits ? { attentionLogits: (await r.logits.data()) as Float32Array } : {}),
+      };
+      const buffers = [response.tokens, response.attentionLogits]
+        .filter((a): a is Float32Array => a !== undefined)
+        .map((a) => a.buffer as ArrayBuffer);
+      port!.postMessage(response, buffers);
+    } finally {
+      tf.dispose([r.tokens, ...(r.logits ? [r.logits] : [])]);
+    }
+  } finally {
+    image.dispose();
   }
 }
 

@@ -86,6 +86,31 @@ describe('tfjs engine on 2 worker threads (wasm in each)', () => {
     }
   });
 
+  it.each(golden.cases.map((c) => [c.tag, c] as const))(
+    '%s, one image: split by token rows over both workers, matches PyTorch and the in-process engine',
+    async (_tag, c) => {
+      const images = goldenImage(1, c.H, c.W, c.imageOffset); // the first image of the golden case
+      const out = await pooled.forward(images, { attention: true });
+      const inProcess = await local.forward(images, { attention: true });
+      try {
+        const T = 1 + (c.H / 8) * (c.W / 8);
+        expect(out.attentionLogits!.shape).toEqual([1, 4, T, T]);
+        const ref = (k: string, n: number) => golden.array(`${c.tag}.${k}`).data.subarray(0, n);
+        const [patch, cls, logits] = await data(out);
+        expect(relativeError(patch!, ref('patchTokens', patch!.length))).toBeLessThan(FEATURE_REL_TOL);
+        expect(relativeError(cls!, ref('clsToken', cls!.length))).toBeLessThan(FEATURE_REL_TOL);
+        expect(maxAbsError(logits!, ref('attentionLogits', logits!.length))).toBeLessThan(LOGIT_ABS_TOL);
+        const [patchLocal, clsLocal, logitsLocal] = await data(inProcess);
+        expect(maxAbsError(patch!, patchLocal!)).toBeLessThan(1e-5);
+        expect(maxAbsError(cls!, clsLocal!)).toBeLessThan(1e-5);
+        expect(maxAbsError(logits!, logitsLocal!)).toBeLessThan(1e-5);
+      } finally {
+        images.dispose();
+        tf.dispose([...Object.values(out), ...Object.values(inProcess)]);
+      }
+    },
+  );
+
   it('bad images are refused in the calling thread', async () => {
     const images = tf.zeros([2, 30, 32, 3]) as tf.Tensor4D;
     await expect(pooled.forward(images)).rejects.toMatchObject({
@@ -93,6 +118,35 @@ describe('tfjs engine on 2 worker threads (wasm in each)', () => {
       message: expect.stringContaining('expected H and W multiples of 8, got 30x32'),
     });
     images.dispose();
+  });
+});
+
+describe('row split over 3 workers (uneven rows), two images one after the other', () => {
+  it('equals the in-process engine', async () => {
+    const golden = readGoldenModel('vit_p16');
+    await selectBackend('wasm');
+    const pooled = await loadBackbone(golden.pthPath, {
+      engine: 'tfjs',
+      numHeads: golden.config.numHeads,
+      workers: 3,
+    });
+    const local = await loadBackbone(golden.pthPath, { engine: 'tfjs', numHeads: golden.config.numHeads });
+    const images = goldenImage(2, 48, 64, 5); // T = 1 + 3·4 = 13 rows → 5, 4, 4
+    try {
+      const [a, b] = [
+        await pooled.forward(images, { attention: true }),
+        await local.forward(images, { attention: true }),
+      ];
+      for (const k of ['patchTokens', 'clsToken', 'attentionLogits'] as const) {
+        expect(a[k]!.shape).toEqual(b[k]!.shape);
+        expect(maxAbsError(await a[k]!.data(), await b[k]!.data())).toBeLessThan(1e-5);
+      }
+      tf.dispose([...Object.values(a), ...Object.values(b)]);
+    } finally {
+      images.dispose();
+      await pooled.dispose();
+      await local.dispose();
+    }
   });
 });
 
