@@ -6,7 +6,8 @@
  * command. The cases run in interleaved rounds (PyTorch, onnx, tfjs, ... on the same case, then the next
  * case), so every engine sees the same machine: on a shared virtual machine whose speed drifts by 2× over
  * minutes, timing the engines one after the other would compare different machines. The table gives the
- * median over rounds of each engine's ms / image and of its per-round ratio to PyTorch.
+ * median over rounds of each engine's ms / image and of its per-round ratios to PyTorch: with OpenBLAS's
+ * AVX-512 kernels (tools/bench/torch-env.ts), and exactly as Debian installs it (generic SSE kernels here).
  *
  *   npm run bench -w @hpseg/backbone-vit                   (224 px batch 1 and 8, 320 px batch 1; 3 rounds)
  *   npm run bench -w @hpseg/backbone-vit -- --quick        (batch 1 only, 2 rounds)
@@ -154,6 +155,9 @@ class Runner {
   }
 }
 
+const PYTORCH_TUNED = 'pytorch';
+const PYTORCH_DEFAULT = 'pytorch (Debian default)';
+
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -166,10 +170,11 @@ async function main(): Promise<void> {
   if (torchProbe.status === 0) {
     const torchEnv = torchBenchEnv();
     console.log(`PyTorch: ${torchEnv.note}`);
-    const proc = spawn('/usr/bin/python3', ['-c', PYTORCH, String(Math.min(THREADS, 2))], {
-      env: torchEnv.env,
-    });
-    runners.push(new Runner('pytorch', proc));
+    const python = (env: NodeJS.ProcessEnv) =>
+      spawn('/usr/bin/python3', ['-c', PYTORCH, String(Math.min(THREADS, 2))], { env });
+    runners.push(new Runner(PYTORCH_TUNED, python(torchEnv.env)));
+    // PyTorch exactly as Debian installs it (the issue's reference setup), when that differs.
+    if (torchEnv.env !== process.env) runners.push(new Runner(PYTORCH_DEFAULT, python(process.env)));
   } else {
     console.log('(no torch in /usr/bin/python3: PyTorch column skipped)');
   }
@@ -182,17 +187,24 @@ async function main(): Promise<void> {
   }
 
   const timings = new Map<string, Timing[]>(); // `${engine}|${size}|${batch}` → one per round
-  const ratios = new Map<string, number[]>();
+  const ratios = new Map<string, number[]>(); // PyTorch (tuned) ms / engine ms, one per round
+  const ratiosDefault = new Map<string, number[]>(); // PyTorch (Debian default) ms / engine ms
   const key = (engine: string, c: Case) => `${engine}|${c.size}|${c.batch}`;
   for (let round = 0; round < ROUNDS; round++) {
     for (const c of CASES) {
-      let torchMs: number | undefined;
+      const msNow = new Map<string, number>();
       for (const runner of runners) {
         const t = await runner.time(c);
         const k = key(runner.name, c);
         timings.set(k, [...(timings.get(k) ?? []), t]);
-        if (runner.name === 'pytorch') torchMs = t.msPerImage;
-        else if (torchMs !== undefined) ratios.set(k, [...(ratios.get(k) ?? []), torchMs / t.msPerImage]);
+        msNow.set(runner.name, t.msPerImage);
+      }
+      for (const [name, ms] of msNow) {
+        const k = key(name, c);
+        const tuned = msNow.get(PYTORCH_TUNED);
+        const debian = msNow.get(PYTORCH_DEFAULT);
+        if (tuned !== undefined) ratios.set(k, [...(ratios.get(k) ?? []), tuned / ms]);
+        if (debian !== undefined) ratiosDefault.set(k, [...(ratiosDefault.get(k) ?? []), debian / ms]);
       }
       process.stderr.write(`round ${round + 1}/${ROUNDS} ${c.size}px batch ${c.batch} done\n`);
     }
@@ -203,18 +215,20 @@ async function main(): Promise<void> {
     `ViT-S/8 forward, random weights; ${cpus()[0]?.model ?? 'cpu'} x ${THREADS}; onnx threads = ${THREADS}; ${ROUNDS} interleaved rounds`,
   );
   console.log(
-    '| engine | input | batch | ms / image (median) | ms / image (min–max) | PyTorch ms / engine ms (median of rounds) | peak RSS (MB) |',
+    '| engine | input | batch | ms / image (median) | ms / image (min–max) | PyTorch ms / engine ms | Debian-default PyTorch ms / engine ms | peak RSS (MB) |',
   );
-  console.log('|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|');
   for (const runner of runners) {
     for (const c of CASES) {
       const ts = timings.get(key(runner.name, c)) ?? [];
       if (ts.length === 0) continue;
       const ms = ts.map((t) => t.msPerImage);
-      const rs = ratios.get(key(runner.name, c));
-      const ratio = runner.name === 'pytorch' ? '1.00' : rs ? median(rs).toFixed(2) : 'n/a';
+      const ratio = (m: Map<string, number[]>) => {
+        const rs = m.get(key(runner.name, c));
+        return rs ? median(rs).toFixed(2) : 'n/a';
+      };
       console.log(
-        `| ${runner.name} | ${c.size}x${c.size} | ${c.batch} | ${median(ms).toFixed(0)} | ${Math.min(...ms).toFixed(0)}–${Math.max(...ms).toFixed(0)} | ${ratio} | ${Math.max(...ts.map((t) => t.peakRssMB)).toFixed(0)} |`,
+        `| ${runner.name} | ${c.size}x${c.size} | ${c.batch} | ${median(ms).toFixed(0)} | ${Math.min(...ms).toFixed(0)}–${Math.max(...ms).toFixed(0)} | ${ratio(ratios)} | ${ratio(ratiosDefault)} | ${Math.max(...ts.map((t) => t.peakRssMB)).toFixed(0)} |`,
       );
     }
   }
