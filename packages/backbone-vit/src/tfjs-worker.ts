@@ -43,36 +43,55 @@ async function handle(request: TfjsWorkerRequest): Promise<void> {
       await forwardRows(backbone, request);
       return;
     }
-    const { B, H, W } = request;
-    const images = tf.tensor4d(request.pixels, [B, H, W, 3]);
-    try {
-      const out = await backbone.forward(images, { attention: request.attention });
-      try {
-        const response: TfjsWorkerResponse = {
-          type: 'forward',
-          id: request.id,
-          ok: true,
-          patchTokens: (await out.patchTokens.data()) as Float32Array,
-          clsToken: (await out.clsToken.data()) as Float32Array,
-          ...(out.attentionLogits
-            ? { attentionLogits: (await out.attentionLogits.data()) as Float32Array }
-            : {}),
-        };
-        const buffers = [response.patchTokens, response.clsToken, response.attentionLogits]
-          .filter((a): a is Float32Array => a !== undefined)
-          .map((a) => a.buffer as ArrayBuffer);
-        port!.postMessage(response, buffers);
-      } finally {
-        tf.dispose(Object.values(out));
-      }
-    } finally {
-      images.dispose();
-    }
+    await forwardBatch(backbone, request);
   } catch (error) {
     port!.postMessage(failure(request, error));
   }
 }
 
+const values = async (t: tf.Tensor): Promise<Float32Array> => (await t.data()) as Float32Array;
+
+/** Posts a response, transferring (not copying) the buffers of its arrays. */
+function post(response: TfjsWorkerResponse, arrays: readonly (Float32Array | undefined)[]): void {
+  const buffers = arrays
+    .filter((a): a is Float32Array => a !== undefined)
+    .map((a) => a.buffer as ArrayBuffer);
+  port!.postMessage(response, buffers);
+}
+
+/** Whole images: exactly the in-process forward. */
+async function forwardBatch(
+  model: TfjsBackbone,
+  request: Extract<TfjsWorkerRequest, { type: 'forward' }>,
+): Promise<void> {
+  const { B, H, W } = request;
+  const images = tf.tensor4d(request.pixels, [B, H, W, 3]);
+  try {
+    const out = await model.forward(images, { attention: request.attention });
+    try {
+      const patchTokens = await values(out.patchTokens);
+      const clsToken = await values(out.clsToken);
+      const attentionLogits = out.attentionLogits ? await values(out.attentionLogits) : undefined;
+      post(
+        {
+          type: 'forward',
+          id: request.id,
+          ok: true,
+          patchTokens,
+          clsToken,
+          ...(attentionLogits ? { attentionLogits } : {}),
+        },
+        [patchTokens, clsToken, attentionLogits],
+      );
+    } finally {
+      tf.dispose(Object.values(out));
+    }
+  } finally {
+    images.dispose();
+  }
+}
+
+/** The token rows `[start, end)` of one image, exchanging keys and values with the other workers. */
 async function forwardRows(
   model: TfjsBackbone,
   request: Extract<TfjsWorkerRequest, { type: 'rows' }>,
@@ -93,17 +112,12 @@ async function forwardRows(
   try {
     const r = model.forwardImage(image, request.attention, exchange);
     try {
-      const response: TfjsWorkerResponse = {
-        type: 'rows',
-        id: request.id,
-        ok: true,
-        tokens: (await r.tokens.data()) as Float32Array,
-        ...(r.logits ? { attentionLogits: (await r.logits.data()) as Float32Array } : {}),
-      };
-      const buffers = [response.tokens, response.attentionLogits]
-        .filter((a): a is Float32Array => a !== undefined)
-        .map((a) => a.buffer as ArrayBuffer);
-      port!.postMessage(response, buffers);
+      const tokens = await values(r.tokens);
+      const attentionLogits = r.logits ? await values(r.logits) : undefined;
+      post(
+        { type: 'rows', id: request.id, ok: true, tokens, ...(attentionLogits ? { attentionLogits } : {}) },
+        [tokens, attentionLogits],
+      );
     } finally {
       tf.dispose([r.tokens, ...(r.logits ? [r.logits] : [])]);
     }
