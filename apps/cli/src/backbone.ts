@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import {
   type Backbone,
   type BackboneEngine,
@@ -17,8 +18,9 @@ import type { FeatureSource } from './train/loop.js';
  * Engine tuning from the environment, for every backbone the CLI loads:
  * - `HPSEG_ORT_PROVIDERS` (onnx engine): ONNX Runtime execution providers, e.g. `cuda,cpu` with the CUDA
  *   build of onnxruntime-node installed; default CPU.
- * - `HPSEG_TFJS_WORKERS` (tfjs engine): run the images of a batch on this many worker threads, each with
- *   its own TF.js wasm backend; default 0 (in the main thread, on the selected backend).
+ * - `HPSEG_TFJS_WORKERS` (tfjs engine): run the backbone on this many worker threads, each with its own
+ *   TF.js wasm backend; `0` keeps it in the main thread. Default: one worker per core when the selected
+ *   backend is wasm and there are several cores (TF.js wasm uses one thread per backend in Node), else 0.
  */
 export function engineOptions(engine: BackboneEngine): LoadBackboneOptions {
   const options: LoadBackboneOptions = { engine };
@@ -38,6 +40,8 @@ export function engineOptions(engine: BackboneEngine): LoadBackboneOptions {
       );
     }
     options.workers = Number(workers.trim());
+  } else if (engine === 'tfjs' && tf.getBackend() === 'wasm' && availableParallelism() > 1) {
+    options.workers = availableParallelism();
   }
   return options;
 }

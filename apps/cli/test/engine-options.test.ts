@@ -1,12 +1,29 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { availableParallelism } from 'node:os';
+import { selectBackend } from '@hpseg/core';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { engineOptions } from '../src/backbone.js';
 
 describe('engineOptions (HPSEG_ORT_PROVIDERS, HPSEG_TFJS_WORKERS)', () => {
+  beforeEach(async () => {
+    await selectBackend('cpu');
+  });
   afterEach(() => {
     vi.unstubAllEnvs();
   });
 
-  it('nothing set: just the engine', () => {
+  it.skipIf(availableParallelism() < 2)(
+    'tfjs on the wasm backend: one worker per core unless HPSEG_TFJS_WORKERS says otherwise',
+    async () => {
+      vi.stubEnv('HPSEG_TFJS_WORKERS', '');
+      await selectBackend('wasm');
+      expect(engineOptions('tfjs')).toEqual({ engine: 'tfjs', workers: availableParallelism() });
+      expect(engineOptions('onnx')).toEqual({ engine: 'onnx' });
+      vi.stubEnv('HPSEG_TFJS_WORKERS', '0');
+      expect(engineOptions('tfjs')).toEqual({ engine: 'tfjs', workers: 0 });
+    },
+  );
+
+  it('nothing set, cpu backend: just the engine', () => {
     vi.stubEnv('HPSEG_ORT_PROVIDERS', '');
     vi.stubEnv('HPSEG_TFJS_WORKERS', '');
     expect(engineOptions('onnx')).toEqual({ engine: 'onnx' });
