@@ -111,12 +111,14 @@ export async function createTfjsWorkerBackbone(weights: VitHostWeights, workers:
       worker.postMessage({ type: 'init', weights } satisfies TfjsWorkerRequest);
     });
 
-  try {
-    for (let i = 0; i < workers; i++) slots.push(await start());
-  } catch (error) {
+  // Start the workers together (each loads TF.js, its wasm backend and the weights).
+  const started = await Promise.allSettled(Array.from({ length: workers }, start));
+  for (const s of started) if (s.status === 'fulfilled') slots.push(s.value);
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) {
     disposed = true;
     await Promise.all(slots.map((s) => s.worker.terminate()));
-    throw error;
+    throw failed.reason;
   }
 
   const request = <R extends WorkerResult>(
