@@ -170,7 +170,7 @@ export function mixLocalPositives(
   const mix = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [c, wts] = args as [tf.Tensor, tf.Tensor];
     const w4 = tf.reshape(wts, [batch, h, w, 9]); // [B, h, w, 9]
-    const value = shiftSum(tf.reshape(c, [batch, h, w, d]), w4, 1, batch, h, w, d);
+    const value = shiftSum(tf.reshape(c, [batch, h, w, d]), w4, batch, h, w, d);
     return {
       value,
       gradFunc: (dy: tf.Tensor) => [
@@ -182,16 +182,8 @@ export function mixLocalPositives(
   return mix(code, weights) as tf.Tensor4D;
 }
 
-/** Σ_k weights_k ⊙ x[i + sign·offset_k] over the 3×3 window; zero outside the image. `[B, h, w, D]`. */
-function shiftSum(
-  x: tf.Tensor,
-  w4: tf.Tensor,
-  sign: 1,
-  batch: number,
-  h: number,
-  w: number,
-  d: number,
-): tf.Tensor4D {
+/** Σ_k weights_k ⊙ x[i + offset_k] over the 3×3 window; zero outside the image. `[B, h, w, D]`. */
+function shiftSum(x: tf.Tensor, w4: tf.Tensor, batch: number, h: number, w: number, d: number): tf.Tensor4D {
   return tf.tidy(() => {
     const padded = tf.pad(x, [
       [0, 0],
@@ -201,7 +193,7 @@ function shiftSum(
     ]); // [B, h+2, w+2, D]
     let acc: tf.Tensor | null = null;
     LOCAL_WINDOW_OFFSETS.forEach(([di, dj], k) => {
-      const shifted = tf.slice(padded, [0, 1 + sign * di, 1 + sign * dj, 0], [batch, h, w, d]); // [B, h, w, D]
+      const shifted = tf.slice(padded, [0, 1 + di, 1 + dj, 0], [batch, h, w, d]); // [B, h, w, D]
       const term = tf.mul(shifted, tf.slice(w4, [0, 0, 0, k], [batch, h, w, 1]));
       acc = acc === null ? term : tf.add(acc, term);
     });
