@@ -1,7 +1,9 @@
 import { open } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { type Backbone, type BackboneEngine, loadBackbone } from '@hpseg/backbone-vit';
 import { HpError } from '@hpseg/core';
 import { importOfficialHpCheckpoint } from '@hpseg/seg-head';
+import { engineFlag, type FlagValues, intFlag, optionalString } from './args.js';
 import { engineOptions, openBackbone } from './backbone.js';
 import type { EvalModel } from './evaluate.js';
 import { loadCheckpoint } from './train/checkpoint.js';
@@ -72,10 +74,29 @@ async function loadOfficial(
   }
 }
 
+export interface InferenceModelOptions {
+  /** A backbone file that replaces the checkpoint's. */
+  weights?: string;
+  engine: BackboneEngine;
+  numHeads?: number;
+}
+
+/** `loadInferenceModel` options from a command's `--engine`, `--vit-heads` and `--weights` flags. */
+export function inferenceModelFlags(values: FlagValues, command: string): InferenceModelOptions {
+  const engine = engineFlag(values, command);
+  const heads = intFlag(values, 'vit-heads', command, 0, 0);
+  const weights = optionalString(values, 'weights');
+  return {
+    engine,
+    ...(heads > 0 ? { numHeads: heads } : {}),
+    ...(weights ? { weights: resolve(weights) } : {}),
+  };
+}
+
 /** Loads our checkpoint (`.safetensors` written by `hpseg train`) or an official HP `ckpt.pth`. */
 export async function loadInferenceModel(
   path: string,
-  options: { weights?: string; engine: BackboneEngine; numHeads?: number },
+  options: InferenceModelOptions,
 ): Promise<InferenceModel> {
   if (await isZip(path)) {
     const m = await loadOfficial(path, options.weights, options.engine, options.numHeads);

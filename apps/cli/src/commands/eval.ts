@@ -9,12 +9,12 @@ import {
   type SegmentationMetrics,
   toReportJson,
 } from '@hpseg/eval';
-import { backendFlag, engineFlag, intFlag, optionalString, requireString } from '../args.js';
+import { backendFlag, intFlag, optionalString, requireString } from '../args.js';
 import type { Command } from '../command.js';
 import { checkDataDir, openDataset, PRESETS, syntheticSpecs } from '../data-source.js';
 import { EXIT_OK } from '../errors.js';
 import { evaluateDataset } from '../evaluate.js';
-import { loadInferenceModel } from '../model-loader.js';
+import { inferenceModelFlags, loadInferenceModel } from '../model-loader.js';
 import { createProgress } from '../progress.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
 import { gitCommit, packageVersions } from '../versions.js';
@@ -67,7 +67,7 @@ export const evalCommand: Command = {
       );
     }
     const preset = presetValue as (typeof EVAL_PRESETS)[number];
-    const engine = engineFlag(values, 'eval');
+    const modelOptions = inferenceModelFlags(values, 'eval');
     const backend = backendFlag(values, 'eval');
     const resolution = intFlag(values, 'resolution', 'eval', 320, 8);
     const batchSize = intFlag(values, 'batch-size', 'eval', 8, 1);
@@ -77,14 +77,7 @@ export const evalCommand: Command = {
     const dataDir = optionalString(values, 'data-dir');
     if (preset !== 'synthetic') await checkDataDir(dataDir, 'eval');
     await selectBackend(backend);
-    const heads = intFlag(values, 'vit-heads', 'eval', 0, 0);
-    const model = await loadInferenceModel(checkpoint, {
-      engine,
-      ...(heads > 0 ? { numHeads: heads } : {}),
-      ...(optionalString(values, 'weights')
-        ? { weights: resolve(optionalString(values, 'weights') as string) }
-        : {}),
-    });
+    const model = await loadInferenceModel(checkpoint, modelOptions);
     try {
       const dataset = await openEvalDataset(preset, dataDir, checkpoint, model.cluster.nClusters);
       if (dataset.numClasses !== model.cluster.nClusters || dataset.numClasses !== model.linear.nClasses) {

@@ -2,11 +2,11 @@ import { basename, extname, join, resolve } from 'node:path';
 import { HpError, selectBackend, writeJsonAtomic } from '@hpseg/core';
 import { imagenetNormalize, readImageFile } from '@hpseg/datasets';
 import sharp from 'sharp';
-import { backendFlag, choiceFlag, engineFlag, intFlag, optionalString, requireString } from '../args.js';
+import { backendFlag, choiceFlag, intFlag, requireString } from '../args.js';
 import type { Command } from '../command.js';
 import { EXIT_OK } from '../errors.js';
 import { predictBatch } from '../evaluate.js';
-import { loadInferenceModel } from '../model-loader.js';
+import { inferenceModelFlags, loadInferenceModel } from '../model-loader.js';
 import { createProgress } from '../progress.js';
 import { colourise, legendImage, overlay, paletteColour, writeRgbPng } from '../visualize.js';
 import { SEGMENT_SPEC } from './specs.js';
@@ -62,17 +62,10 @@ export const segmentCommand: Command = {
       | 'linear';
     const fit = choiceFlag(values, 'fit', 'segment', ['pad', 'resize'] as const, 'pad') as 'pad' | 'resize';
     const maxSide = intFlag(values, 'max-side', 'segment', 640, 16);
-    const engine = engineFlag(values, 'segment');
+    const modelOptions = inferenceModelFlags(values, 'segment');
     const backend = backendFlag(values, 'segment');
-    const heads = intFlag(values, 'vit-heads', 'segment', 0, 0);
     await selectBackend(backend);
-    const model = await loadInferenceModel(checkpoint, {
-      engine,
-      ...(heads > 0 ? { numHeads: heads } : {}),
-      ...(optionalString(values, 'weights')
-        ? { weights: resolve(optionalString(values, 'weights') as string) }
-        : {}),
-    });
+    const model = await loadInferenceModel(checkpoint, modelOptions);
     try {
       const p = model.backbone.config.patchSize;
       const K = probe === 'cluster' ? model.cluster.nClusters : model.linear.nClasses;
