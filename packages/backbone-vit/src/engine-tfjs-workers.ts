@@ -23,13 +23,13 @@ interface Slot {
   dead: HpError | undefined;
 }
 
-/** Splits `B` images into at most `n` contiguous runs whose sizes differ by at most one. */
-export function splitBatch(B: number, n: number): { start: number; count: number }[] {
-  const parts = Math.min(B, n);
+/** Splits `length` items (images, token rows) into at most `n` contiguous runs whose sizes differ by at most one. */
+export function splitRuns(length: number, n: number): { start: number; count: number }[] {
+  const parts = Math.min(length, n);
   const runs: { start: number; count: number }[] = [];
   let start = 0;
   for (let i = 0; i < parts; i++) {
-    const count = Math.floor(B / parts) + (i < B % parts ? 1 : 0);
+    const count = Math.floor(length / parts) + (i < length % parts ? 1 : 0);
     runs.push({ start, count });
     start += count;
   }
@@ -150,7 +150,7 @@ export async function createTfjsWorkerBackbone(weights: VitHostWeights, workers:
     const tokens = new Float32Array(B * T * C);
     const logits = attention ? new Float32Array(B * heads * T * T) : undefined;
     for (let b = 0; b < B; b++) {
-      const runs = splitBatch(T, slots.length);
+      const runs = splitRuns(T, slots.length);
       const shared = new SharedArrayBuffer(rowExchangeBytes(T, C));
       const image = pixels.subarray(b * perImage, (b + 1) * perImage);
       const results = await Promise.all(
@@ -207,7 +207,7 @@ export async function createTfjsWorkerBackbone(weights: VitHostWeights, workers:
     const pixels = (await images.data()) as Float32Array;
     if (B < slots.length) return forwardByRows(pixels, { B, H, W, h, w, T }, attention);
     const perImage = H * W * 3;
-    const runs = splitBatch(B, slots.length);
+    const runs = splitRuns(B, slots.length);
     const results = await Promise.all(
       runs.map(({ start, count }, i) =>
         request<ForwardResult>(slots[i]!, {

@@ -1,7 +1,7 @@
 import { selectBackend } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { splitBatch } from '../src/engine-tfjs-workers.js';
+import { splitRuns } from '../src/engine-tfjs-workers.js';
 import type { Backbone, BackboneOutput } from '../src/index.js';
 import { loadBackbone, randomVitWeights } from '../src/index.js';
 import { goldenImage, maxAbsError, readGoldenModel, relativeError } from './golden.js';
@@ -9,18 +9,18 @@ import { goldenImage, maxAbsError, readGoldenModel, relativeError } from './gold
 const FEATURE_REL_TOL = 1e-4;
 const LOGIT_ABS_TOL = 1e-3;
 
-describe('splitBatch', () => {
+describe('splitRuns', () => {
   it('contiguous runs, sizes differing by at most one, never an empty run', () => {
-    expect(splitBatch(5, 2)).toEqual([
+    expect(splitRuns(5, 2)).toEqual([
       { start: 0, count: 3 },
       { start: 3, count: 2 },
     ]);
-    expect(splitBatch(8, 3)).toEqual([
+    expect(splitRuns(8, 3)).toEqual([
       { start: 0, count: 3 },
       { start: 3, count: 3 },
       { start: 6, count: 2 },
     ]);
-    expect(splitBatch(1, 4)).toEqual([{ start: 0, count: 1 }]);
+    expect(splitRuns(1, 4)).toEqual([{ start: 0, count: 1 }]);
   });
 });
 
