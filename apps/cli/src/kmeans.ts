@@ -1,4 +1,4 @@
-import { HpError, mulberry32 } from '@hpseg/core';
+import { HpError, l2NormalizeRows, mulberry32 } from '@hpseg/core';
 
 export interface KMeansResult {
   /** Sum over points of the cosine to their centroid (higher is better); the best restart is kept. */
@@ -8,16 +8,6 @@ export interface KMeansResult {
   /** Cluster of every input row. */
   readonly assignments: Int32Array;
   readonly iterations: number;
-}
-
-/** L2-normalises each row of a row-major `[rows, cols]` array in place (eps 1e-12, as F.normalize). */
-export function normaliseRows(x: Float32Array, rows: number, cols: number): void {
-  for (let r = 0; r < rows; r++) {
-    let s = 0;
-    for (let c = 0; c < cols; c++) s += (x[r * cols + c] as number) ** 2;
-    const inv = 1 / Math.max(Math.sqrt(s), 1e-12);
-    for (let c = 0; c < cols; c++) x[r * cols + c] = (x[r * cols + c] as number) * inv;
-  }
 }
 
 /**
@@ -54,7 +44,7 @@ function kmeansOnce(
     );
   }
   const data = Float32Array.from(x);
-  normaliseRows(data, n, c);
+  l2NormalizeRows(data, n, c);
   const random = mulberry32(seed);
   const centroids = new Float32Array(k * c);
   // k-means++ on cosine distance (1 - cos).
@@ -117,7 +107,7 @@ function kmeansOnce(
       }
       for (let d = 0; d < c; d++) centroids[j * c + d] = sums[j * c + d] as number;
     }
-    normaliseRows(centroids, k, c);
+    l2NormalizeRows(centroids, k, c);
     if (iterations > 0 && changed === 0) break;
   }
   let objective = 0;

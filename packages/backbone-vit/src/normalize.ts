@@ -1,9 +1,8 @@
-import { HpError } from '@hpseg/core';
+import { HpError, IMAGENET_MEAN, IMAGENET_STD } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 
-/** ImageNet statistics used by DINO and HP (`dataset/data.py:44`), RGB order. */
-export const IMAGENET_MEAN: readonly [number, number, number] = [0.485, 0.456, 0.406];
-export const IMAGENET_STD: readonly [number, number, number] = [0.229, 0.224, 0.225];
+/** ImageNet statistics used by DINO and HP (`dataset/data.py:44`), RGB order: the table of @hpseg/core. */
+export { IMAGENET_MEAN, IMAGENET_STD };
 
 /**
  * `ToTensor()` + `Normalize(IMAGENET_MEAN, IMAGENET_STD)` for NHWC RGB images: uint8 values in

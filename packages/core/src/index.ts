@@ -6,6 +6,7 @@ export {
   float16ToFloat32,
   float32ToBfloat16,
   float32ToFloat16,
+  roundToFloat16,
 } from './checkpoint/half.js';
 export type { HostDType, HostTensor, StateDict, StoredDType } from './checkpoint/host-tensor.js';
 export type { ReadPthOptions } from './checkpoint/pth.js';
@@ -29,8 +30,10 @@ export { downloadFile, sha256File } from './download.js';
 export type { HpErrorCode, HpErrorOptions } from './errors.js';
 export { describeValue, HpError, isHpError } from './errors.js';
 export { readFileChecked, temporaryPathFor, writeFileAtomic, writeJsonAtomic } from './fs.js';
+export { IMAGENET_MEAN, IMAGENET_STD } from './imagenet.js';
 export { deriveSeed, mulberry32, permutation, randomSeed } from './random.js';
 export type { DimSpec } from './shape.js';
 export { assertInt, assertNumber, assertShape, formatShape, sizeOf } from './shape.js';
+export { L2_NORMALIZE_EPS, l2Normalize, l2NormalizeRows } from './tensor/l2-normalize.js';
 export type { WorkerEntry, WorkerEntryOptions } from './worker-entry.js';
 export { resolveWorkerEntry } from './worker-entry.js';

@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bfloat16ToFloat32, float16ToFloat32, float32ToBfloat16, float32ToFloat16 } from '../src/index.js';
+import {
+  bfloat16ToFloat32,
+  float16ToFloat32,
+  float32ToBfloat16,
+  float32ToFloat16,
+  roundToFloat16,
+} from '../src/index.js';
 
 const H = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'half.json'), 'utf8')) as {
   float32: (number | string)[];
@@ -44,5 +50,22 @@ describe('half-precision converters (golden: numpy astype(float16), torch .bfloa
     ]);
     expect(Number.isNaN(bfloat16ToFloat32(float32ToBfloat16(Float32Array.of(Number.NaN)))[0]!)).toBe(true);
     expect(Number.isNaN(float16ToFloat32(float32ToFloat16(Float32Array.of(Number.NaN)))[0]!)).toBe(true);
+  });
+
+  it('roundToFloat16: one number to the nearest half value, through the same routine', () => {
+    expect(roundToFloat16(0.1)).toBe(0.0999755859375);
+    expect(roundToFloat16(1 / 3)).toBe(0.333251953125);
+    expect(roundToFloat16(2049)).toBe(2048); // tie to even
+    expect(roundToFloat16(2051)).toBe(2052);
+    expect(roundToFloat16(65504)).toBe(65504);
+    expect(roundToFloat16(65520)).toBe(Infinity); // rounds past the largest half
+    expect(roundToFloat16(1e-8)).toBe(0);
+    expect(roundToFloat16(-1.5)).toBe(-1.5);
+    expect(roundToFloat16(2 ** -24)).toBe(2 ** -24); // smallest subnormal
+    const bits = float32ToFloat16(values);
+    const back = float16ToFloat32(bits);
+    values.forEach((v, i) => {
+      if (!Number.isNaN(v)) expect(roundToFloat16(v)).toBe(back[i]);
+    });
   });
 });

@@ -1,10 +1,8 @@
-import { HpError } from '@hpseg/core';
+import { HpError, IMAGENET_MEAN, IMAGENET_STD } from '@hpseg/core';
 import { assertItem, type DatasetItem } from './item.js';
 
-/** ImageNet channel means (RGB, [0,1] units), as `T.Normalize` in the official code. */
-export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
-/** ImageNet channel standard deviations (RGB). */
-export const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
+/** ImageNet channel means and standard deviations (RGB, [0,1] units), as `T.Normalize` in the official code: the table of @hpseg/core. */
+export { IMAGENET_MEAN, IMAGENET_STD };
 
 /**
  * Source index of every output pixel along one axis for PIL's NEAREST resize.

@@ -8,10 +8,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { selectBackend } from '@hpseg/core';
+import { l2Normalize, selectBackend } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { torchBenchEnv } from '../../../tools/bench/torch-env.js';
-import { hiddenPositiveLoss, l2Normalize } from '../src/index.js';
+import { hiddenPositiveLoss } from '../src/index.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(name);

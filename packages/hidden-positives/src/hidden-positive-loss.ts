@@ -1,7 +1,14 @@
-import { assertInt, assertNumber, assertShape, describeValue, HpError, randomSeed } from '@hpseg/core';
+import {
+  assertInt,
+  assertNumber,
+  assertShape,
+  describeValue,
+  HpError,
+  l2Normalize,
+  randomSeed,
+} from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { type GridSize, parseGrid } from './grid.js';
-import { l2Normalize } from './normalize.js';
 
 /** `tf.tidy` for an object result that may hold nulls and numbers besides tensors (kept as usual). */
 function tidyObject<T extends object>(fn: () => T): T {

@@ -12,18 +12,22 @@ export {
   toOfficialJson,
 } from './config/index.js';
 export { consistencyLoss } from './consistency-loss.js';
-export { roundToFloat16 } from './float16.js';
 export type { GridSize } from './grid.js';
 export type { HiddenPositiveLossInputs } from './hidden-positive-loss.js';
 export { BASE_TEMPERATURE, hiddenPositiveLoss } from './hidden-positive-loss.js';
 export type { LambdaScheduleOptions } from './lambda-schedule.js';
 export { lambdaSchedule } from './lambda-schedule.js';
 export type { LocalPositiveOptions, MixLocalPositivesOptions } from './local-positives.js';
-export { LOCAL_WINDOW_OFFSETS, localPositiveWeights, mixLocalPositives } from './local-positives.js';
-export { l2Normalize } from './normalize.js';
+export {
+  LHP_SIGMA,
+  LOCAL_WINDOW_OFFSETS,
+  localPositiveWeights,
+  mixLocalPositives,
+} from './local-positives.js';
 export type {
   PoolStorage,
   ReferencePoolOptions,
+  ReferencePoolState,
   ReferencePools,
   ReferencePoolsOptions,
 } from './reference-pool.js';

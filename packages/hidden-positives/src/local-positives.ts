@@ -18,10 +18,13 @@ export const LOCAL_WINDOW_OFFSETS: readonly (readonly [number, number])[] = [
   [1, 1],
 ];
 
+/** σ of the LHP softmax: official `self.sigma = 28` (`DinoFeaturizer.py`), the same for every backbone and resolution. */
+export const LHP_SIGMA = 28;
+
 export interface LocalPositiveOptions {
   /** Patch grid of one image, `h = w = gridSize` or `[h, w]`; P = h·w. */
   readonly gridSize: GridSize;
-  /** Multiplier σ of the softmax (official `self.sigma = 28`, the same for every backbone). */
+  /** Multiplier σ of the softmax; default `LHP_SIGMA` (28). */
   readonly sigma?: number;
 }
 
@@ -80,7 +83,7 @@ function rowQuantile(sortedDesc: tf.Tensor2D, q: number): tf.Tensor2D {
 export function localPositiveWeights(attentionLogits: tf.Tensor, options: LocalPositiveOptions): tf.Tensor3D {
   const fn = 'localPositiveWeights';
   const [h, w] = parseGrid(fn, options?.gridSize);
-  const sigma = assertNumber(fn, 'sigma', options.sigma ?? 28, Number.MIN_VALUE);
+  const sigma = assertNumber(fn, 'sigma', options.sigma ?? LHP_SIGMA, Number.MIN_VALUE);
   const p = h * w;
   const shape = attentionLogits.shape;
   if (attentionLogits.rank !== 4 || shape[2] !== p + 1 || shape[3] !== p + 1) {

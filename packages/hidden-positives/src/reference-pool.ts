@@ -1,6 +1,13 @@
-import { assertInt, describeValue, HpError, mulberry32, randomSeed } from '@hpseg/core';
+import {
+  assertInt,
+  describeValue,
+  HpError,
+  l2NormalizeRows,
+  mulberry32,
+  randomSeed,
+  roundToFloat16,
+} from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
-import { roundToFloat16 } from './float16.js';
 
 /** How pool rows are stored: plain float32, or rounded to half precision like the official fp16 pools. */
 export type PoolStorage = 'float32' | 'float16';
@@ -20,9 +27,27 @@ export interface ReferencePoolOptions {
 }
 
 /**
+ * Everything a pool holds, for checkpoints: `fromState(getState())` is the same pool, and it goes on
+ * drawing the same random patches (the generator is replayed from `seed` over `draws` draws).
+ */
+export interface ReferencePoolState {
+  readonly size: number;
+  readonly width: number;
+  readonly storage: PoolStorage;
+  /** Rows stored so far. */
+  readonly filled: number;
+  /** `[size, width]` row-major rows as stored (not normalised); rows at and after `filled` are 0. */
+  readonly rows: Float32Array;
+  /** Seed of the patch-choice generator and how many numbers it has drawn. */
+  readonly seed: number;
+  readonly draws: number;
+}
+
+/**
  * A reference pool (spec §3.2): one randomly chosen patch vector per image, filled batch by batch
  * until `size` rows are stored, then read as an L2-normalised `[Q, width]` tensor. Rows live in host
- * memory (a `Float32Array`), so the pool owns no tensors and needs no `dispose`.
+ * memory (a `Float32Array`), so the pool owns no tensors and needs no `dispose`. Reads from the
+ * backend are asynchronous (`await add(...)`), so pools work on GPU backends too.
  */
 export class ReferencePool {
   readonly size: number;
@@ -30,6 +55,8 @@ export class ReferencePool {
   readonly storage: PoolStorage;
   #rows: Float32Array;
   #filled = 0;
+  #seed: number;
+  #draws = 0;
   #rng: () => number;
 
   constructor(options: ReferencePoolOptions) {
@@ -44,7 +71,15 @@ export class ReferencePool {
       );
     }
     this.#rows = new Float32Array(this.size * this.width);
-    this.#rng = mulberry32(options.seed === undefined ? randomSeed() : assertInt(fn, 'seed', options.seed));
+    this.#seed = options.seed === undefined ? randomSeed() : assertInt(fn, 'seed', options.seed);
+    this.#rng = mulberry32(this.#seed);
+  }
+
+  /** A pool restored from `getState()` (strictly checked). */
+  static fromState(state: ReferencePoolState): ReferencePool {
+    const pool = new ReferencePool({ size: state.size, width: state.width, storage: state.storage, seed: 0 });
+    pool.setState(state);
+    return pool;
   }
 
   /** Rows stored so far. */
@@ -59,9 +94,9 @@ export class ReferencePool {
   /**
    * Adds one patch per image of `features` (`[B, h, w, width]` or `[B, P, width]`), at `indices`
    * (flat patch index i·w + j per image) or uniformly at random. Images beyond the free rows are
-   * ignored. Returns the patch index used for every stored image.
+   * ignored. Resolves to the patch index used for every stored image.
    */
-  add(features: tf.Tensor, indices?: ArrayLike<number>): number[] {
+  async add(features: tf.Tensor, indices?: ArrayLike<number>): Promise<number[]> {
     const fn = 'ReferencePool.add';
     if ((features.rank !== 3 && features.rank !== 4) || features.shape[features.rank - 1] !== this.width) {
       throw new HpError(
@@ -80,18 +115,25 @@ export class ReferencePool {
     }
     const chosen: number[] = [];
     for (let b = 0; b < take; b += 1) {
-      const idx = indices === undefined ? Math.floor(this.#rng() * patches) : indices[b]!;
+      const idx = indices === undefined ? this.#draw(patches) : indices[b]!;
       assertInt(fn, `indices[${b}]`, idx, 0, patches - 1);
       chosen.push(idx);
     }
     if (take === 0) return chosen;
-    const picked = pickPatches(features, chosen, patches, this.width);
-    const offset = this.#filled * this.width;
+    const first = this.#filled;
+    this.#filled += take; // reserved before the await, so concurrent adds never share rows
+    let picked: Float32Array;
+    try {
+      picked = await pickPatches(features, chosen, patches, this.width);
+    } catch (error) {
+      if (this.#filled === first + take) this.#filled = first; // nothing was written
+      throw error;
+    }
+    const offset = first * this.width;
     for (let k = 0; k < picked.length; k += 1) {
       const v = picked[k]!;
       this.#rows[offset + k] = this.storage === 'float16' ? roundToFloat16(v) : v;
     }
-    this.#filled += take;
     return chosen;
   }
 
@@ -106,16 +148,8 @@ export class ReferencePool {
         `ReferencePool.toTensor: the pool is not full: expected ${this.size} rows, got ${this.#filled}. Add more batches first`,
       );
     }
-    const out = new Float32Array(this.#rows.length);
-    for (let r = 0; r < this.size; r += 1) {
-      let sq = 0;
-      for (let c = 0; c < this.width; c += 1) sq += this.#rows[r * this.width + c]! ** 2;
-      const inv = 1 / Math.max(Math.sqrt(sq), 1e-12);
-      for (let c = 0; c < this.width; c += 1) {
-        const v = this.#rows[r * this.width + c]! * inv;
-        out[r * this.width + c] = this.storage === 'float16' ? roundToFloat16(v) : v;
-      }
-    }
+    const out = l2NormalizeRows(Float32Array.from(this.#rows), this.size, this.width);
+    if (this.storage === 'float16') for (let i = 0; i < out.length; i += 1) out[i] = roundToFloat16(out[i]!);
     return tf.tensor2d(out, [this.size, this.width], 'float32');
   }
 
@@ -123,17 +157,68 @@ export class ReferencePool {
   reset(seed?: number): void {
     this.#rows.fill(0);
     this.#filled = 0;
-    if (seed !== undefined) this.#rng = mulberry32(assertInt('ReferencePool.reset', 'seed', seed));
+    if (seed !== undefined) {
+      this.#seed = assertInt('ReferencePool.reset', 'seed', seed);
+      this.#draws = 0;
+      this.#rng = mulberry32(this.#seed);
+    }
+  }
+
+  /** A copy of the pool's state (rows, fill level, generator position). */
+  getState(): ReferencePoolState {
+    return {
+      size: this.size,
+      width: this.width,
+      storage: this.storage,
+      filled: this.#filled,
+      rows: Float32Array.from(this.#rows),
+      seed: this.#seed,
+      draws: this.#draws,
+    };
+  }
+
+  /** Restores a state of a pool of the same size, width and storage (`E_CHECKPOINT` otherwise). */
+  setState(state: ReferencePoolState): void {
+    const fn = 'ReferencePool.setState';
+    const problems: string[] = [];
+    if (state.size !== this.size) problems.push(`size ${state.size} (pool ${this.size})`);
+    if (state.width !== this.width) problems.push(`width ${state.width} (pool ${this.width})`);
+    if (state.storage !== this.storage) problems.push(`storage ${state.storage} (pool ${this.storage})`);
+    if (!(state.rows instanceof Float32Array) || state.rows.length !== this.size * this.width)
+      problems.push(
+        `rows of length ${describeValue(state.rows?.length)} (expected ${this.size * this.width})`,
+      );
+    if (!Number.isInteger(state.filled) || state.filled < 0 || state.filled > this.size)
+      problems.push(`filled ${describeValue(state.filled)} (expected 0..${this.size})`);
+    if (!Number.isInteger(state.seed) || !Number.isInteger(state.draws) || state.draws < 0)
+      problems.push(`generator seed ${describeValue(state.seed)} / draws ${describeValue(state.draws)}`);
+    if (problems.length > 0) {
+      throw new HpError(
+        'E_CHECKPOINT',
+        `${fn}: state does not fit the pool: expected size ${this.size}, width ${this.width}, storage ${this.storage}, got ${problems.join('; ')}`,
+      );
+    }
+    this.#rows = Float32Array.from(state.rows);
+    this.#filled = state.filled;
+    this.#seed = state.seed;
+    this.#rng = mulberry32(state.seed);
+    for (let i = 0; i < state.draws; i += 1) this.#rng();
+    this.#draws = state.draws;
+  }
+
+  #draw(patches: number): number {
+    this.#draws += 1;
+    return Math.floor(this.#rng() * patches);
   }
 }
 
 /** Reads row `indices[b]` of image b from `[B, P, C]` (or `[B, h, w, C]`) features to the host. */
-function pickPatches(
+async function pickPatches(
   features: tf.Tensor,
   indices: readonly number[],
   patches: number,
   width: number,
-): Float32Array {
+): Promise<Float32Array> {
   const rows = tf.tidy(() => {
     const flat = tf.reshape(features, [-1, width]); // [B*P, C]
     const at = tf.tensor1d(
@@ -143,7 +228,7 @@ function pickPatches(
     return tf.gather(flat, at); // [take, C]
   });
   try {
-    return rows.dataSync() as Float32Array;
+    return (await rows.data()) as Float32Array;
   } finally {
     rows.dispose();
   }

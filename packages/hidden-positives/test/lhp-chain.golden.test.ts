@@ -3,8 +3,9 @@ import * as tf from '@tensorflow/tfjs-core';
 // Test-only: the reshapes of the chain need tfjs-core's registered gradients (vitest can import this
 // ESM file; the package itself never relies on it).
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
+import { l2Normalize } from '@hpseg/core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { hiddenPositiveLoss, l2Normalize, localPositiveWeights, mixLocalPositives } from '../src/index.js';
+import { hiddenPositiveLoss, localPositiveWeights, mixLocalPositives } from '../src/index.js';
 import { expectClose, fixture } from './helpers.js';
 
 interface Chain {

@@ -1,7 +1,7 @@
-import { selectBackend } from '@hpseg/core';
+import { l2Normalize, selectBackend } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { consistencyLoss, hiddenPositiveLoss, l2Normalize } from '../src/index.js';
+import { consistencyLoss, hiddenPositiveLoss } from '../src/index.js';
 import { catchError, expectNoLeak } from './helpers.js';
 
 function randomInputs(batch: number, grid: number, d: number, c: number, q: number, seed: number) {

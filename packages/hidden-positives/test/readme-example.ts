@@ -1,10 +1,9 @@
-import { selectBackend } from '@hpseg/core';
+import { l2Normalize, selectBackend } from '@hpseg/core';
 import {
   consistencyLoss,
   createReferencePools,
   deriveHpValues,
   hiddenPositiveLoss,
-  l2Normalize,
   lambdaSchedule,
   localPositiveWeights,
   mixLocalPositives,
@@ -27,10 +26,11 @@ export async function main(log: (line: string) => void = console.log): Promise<v
   // Reference pools: one random patch per image, two batches of two images.
   const pools = createReferencePools({ poolSize: 4, agnosticWidth: C, specificWidth: D, seed: 0 });
   for (const seed of [1, 2]) {
-    tf.tidy(() => {
-      pools.agnostic.add(rand([B, gridSize, gridSize, C], seed)); // backbone features
-      pools.specific.add(rand([B, gridSize, gridSize, D], seed + 10)); // momentum-head outputs
-    });
+    const f = rand([B, gridSize, gridSize, C], seed); // backbone features
+    const s = rand([B, gridSize, gridSize, D], seed + 10); // momentum-head outputs
+    await pools.agnostic.add(f);
+    await pools.specific.add(s);
+    tf.dispose([f, s]);
   }
   const poolAgnostic = pools.agnostic.toTensor(); // [4, C], rows L2-normalised
   const poolSpecific = pools.specific.toTensor(); // [4, D]

@@ -1,23 +1,17 @@
-import { selectBackend } from '@hpseg/core';
+import { l2Normalize, selectBackend } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 // Test-only: autodiff through the projection below needs tfjs-core's registered gradients (vitest can
 // import this ESM file; the package itself never relies on it).
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  hiddenPositiveLoss,
-  l2Normalize,
-  localPositiveWeights,
-  mixLocalPositives,
-  ReferencePool,
-} from '../src/index.js';
+import { hiddenPositiveLoss, localPositiveWeights, mixLocalPositives, ReferencePool } from '../src/index.js';
 
 describe('training through the objective', () => {
   beforeAll(async () => {
     await selectBackend('wasm');
   });
 
-  it('Adam on a linear projection lowers the HP loss on two well-separated clusters', () => {
+  it('Adam on a linear projection lowers the HP loss on two well-separated clusters', async () => {
     const [B, G, C, D] = [2, 4, 8, 6];
     const N = B * G * G;
     // Two clusters: tokens of the left half of each image near +e0, the right half near −e0.
@@ -30,8 +24,10 @@ describe('training through the objective', () => {
       return tf.add(tf.mul(side, e0), tf.randomNormal([N, C], 0, 0.2, 'float32', 1)) as tf.Tensor2D;
     });
     const pool = new ReferencePool({ size: 4, width: C, seed: 3 });
-    pool.add(tf.reshape(feat, [B, G * G, C]));
-    pool.add(tf.reshape(feat, [B, G * G, C]));
+    const tokens = tf.reshape(feat, [B, G * G, C]);
+    await pool.add(tokens);
+    await pool.add(tokens);
+    tokens.dispose();
     const poolAgnostic = pool.toTensor();
     const attention = tf.randomNormal([B, 2, G * G + 1, G * G + 1], 0, 1, 'float32', 2);
     const weights = localPositiveWeights(attention, { gridSize: G });

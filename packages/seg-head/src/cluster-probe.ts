@@ -1,7 +1,6 @@
-import { assertInt, assertNumber, HpError } from '@hpseg/core';
+import { assertInt, assertNumber, HpError, l2Normalize } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { subSeed } from './init.js';
-import { l2Normalize } from './normalize.js';
 import { copyToVariable } from './params.js';
 
 /**

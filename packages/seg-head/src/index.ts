@@ -15,7 +15,6 @@ export { ensureGradients, gradientsRegistered } from './gradients.js';
 export { dense } from './linear.js';
 export { LinearProbe, linearProbeLoss } from './linear-probe.js';
 export { createMomentumHead, updateMomentumHead } from './momentum-head.js';
-export { l2Normalize } from './normalize.js';
 export type { OfficialHpImport } from './official-import.js';
 export { importOfficialHpCheckpoint } from './official-import.js';
 export type { OfficialKeyRule, OfficialTarget, OfficialTransform } from './official-keys.js';

@@ -1,7 +1,7 @@
 import { selectBackend } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { bilinearMatrix, copyToVariable, dense, ensureGradients, l2Normalize } from '../src/index.js';
+import { bilinearMatrix, copyToVariable, dense, ensureGradients } from '../src/index.js';
 import { expectClose, expectNoLeak } from './helpers.js';
 
 describe.each(['cpu', 'wasm'] as const)('building blocks (%s)', (backend) => {
@@ -29,17 +29,6 @@ describe.each(['cpu', 'wasm'] as const)('building blocks (%s)', (backend) => {
     });
     expectNoLeak(() => dense(x, w, b), 1);
     tf.dispose([x, w, b, r, ours, ref, ...g1, ...g2]);
-  });
-
-  it('l2Normalize: F.normalize semantics (unit rows, a zero row stays zero)', () => {
-    const x = tf.tensor2d([
-      [3, 4],
-      [0, 0],
-    ]);
-    const y = l2Normalize(x);
-    expectClose(y, [0.6, 0.8, 0, 0], 1e-6, 1e-7);
-    expectNoLeak(() => l2Normalize(x), 1);
-    tf.dispose([x, y]);
   });
 });
 

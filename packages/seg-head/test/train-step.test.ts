@@ -1,4 +1,4 @@
-import { selectBackend } from '@hpseg/core';
+import { l2Normalize, selectBackend } from '@hpseg/core';
 import { hiddenPositiveLoss, localPositiveWeights, mixLocalPositives } from '@hpseg/hidden-positives';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +13,6 @@ import {
   dropout2d,
   ensureGradients,
   type GradMap,
-  l2Normalize,
   ProjectionHead,
   SEG_HEAD_PARAM_NAMES,
   updateMomentumHead,

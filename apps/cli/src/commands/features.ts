@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { deriveSeed, HpError, selectBackend } from '@hpseg/core';
 import { augmentedView, stackImages, trainView } from '@hpseg/datasets';
-import { localPositiveWeights } from '@hpseg/hidden-positives';
+import { LHP_SIGMA, localPositiveWeights } from '@hpseg/hidden-positives';
 import * as tf from '@tensorflow/tfjs-core';
 import { backendFlag, choiceFlag, engineFlag, intFlag, optionalString } from '../args.js';
 import { openBackbone } from '../backbone.js';
@@ -13,7 +13,6 @@ import {
   ChunkWriter,
   FEATURE_CACHE_FORMAT,
   itemLayout,
-  LHP_SIGMA,
   weightsFingerprint,
   writeManifest,
 } from '../features/cache.js';

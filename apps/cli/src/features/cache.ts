@@ -9,11 +9,10 @@ import {
   writeFileAtomic,
   writeJsonAtomic,
 } from '@hpseg/core';
+import { LHP_SIGMA } from '@hpseg/hidden-positives';
 import type { BackboneSpec, DatasetSpec } from '../train/checkpoint.js';
 
 export const FEATURE_CACHE_FORMAT = 'hpseg-features/1';
-/** σ of the LHP weights (official `self.sigma`, constant). */
-export const LHP_SIGMA = 28;
 
 /** What a cache was computed from; a cache is used only when all of it matches the run. */
 export interface CacheIdentity {

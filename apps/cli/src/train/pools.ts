@@ -1,7 +1,6 @@
-import { deriveSeed, mulberry32 } from '@hpseg/core';
+import { deriveSeed, l2NormalizeRows, mulberry32 } from '@hpseg/core';
 import { dropout2d } from '@hpseg/seg-head';
 import * as tf from '@tensorflow/tfjs-core';
-import { normaliseRows } from '../kmeans.js';
 import type { HpModels } from './models.js';
 
 /** Host copies of the two reference pools, rows L2-normalised. */
@@ -65,6 +64,6 @@ export function assemblePool(chunks: readonly Float32Array[], width: number): Fl
     out.set(c, at);
     at += c.length;
   }
-  normaliseRows(out, out.length / width, width);
+  l2NormalizeRows(out, out.length / width, width);
   return out;
 }

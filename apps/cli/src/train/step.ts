@@ -1,5 +1,5 @@
-import { deriveSeed } from '@hpseg/core';
-import { consistencyLoss, hiddenPositiveLoss, l2Normalize, mixLocalPositives } from '@hpseg/hidden-positives';
+import { deriveSeed, l2Normalize } from '@hpseg/core';
+import { consistencyLoss, hiddenPositiveLoss, mixLocalPositives } from '@hpseg/hidden-positives';
 import {
   clipGradNorm,
   computeGradients,

@@ -76,3 +76,16 @@ export function float32ToBfloat16(values: Float32Array): Uint16Array {
   }
   return out;
 }
+
+const roundScratch = new Float32Array(1);
+const roundBits = new Uint32Array(roundScratch.buffer);
+
+/**
+ * Rounds one number to the nearest IEEE half-precision value (ties to even; overflow gives ±Inf) and
+ * returns it as a float: the scalar form of `float32ToFloat16`, through the same bit routine. (The value
+ * is first rounded to float32, as a float32 tensor would be before a `.half()`.)
+ */
+export function roundToFloat16(value: number): number {
+  roundScratch[0] = value;
+  return halfToFloat(floatBitsToHalf(roundBits[0]!));
+}
