@@ -8,6 +8,7 @@ const projects = [
   'packages/hidden-positives',
   'packages/datasets',
   'packages/eval',
+  'packages/train',
   'apps/cli',
 ];
 

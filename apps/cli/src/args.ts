@@ -144,6 +144,20 @@ export function choiceFlag<T extends string>(
   name: string,
   command: string,
   choices: readonly T[],
+  fallback: T,
+): T;
+export function choiceFlag<T extends string>(
+  values: FlagValues,
+  name: string,
+  command: string,
+  choices: readonly T[],
+  fallback: T | undefined,
+): T | undefined;
+export function choiceFlag<T extends string>(
+  values: FlagValues,
+  name: string,
+  command: string,
+  choices: readonly T[],
   fallback: T | undefined,
 ): T | undefined {
   const v = values[name];

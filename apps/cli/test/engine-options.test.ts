@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { selectBackend } from '@hpseg/core';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { engineOptions } from '../src/backbone.js';
+import { engineOptions } from '../src/engine-options.js';
 
 describe('engineOptions (HPSEG_ORT_PROVIDERS, HPSEG_TFJS_WORKERS)', () => {
   beforeEach(async () => {

@@ -1,9 +1,9 @@
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadRunCheckpoint } from '@hpseg/train';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../src/run.js';
-import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { captureIo } from './helpers.js';
 
 let dir: string;
@@ -65,7 +65,7 @@ describe('hpseg train (synthetic, tiny random ViT)', () => {
     expect(config.versions['@hpseg/cli']).toBe('0.1.0');
     expect((await steps(out)).map((s) => s.iteration)).toEqual([0, 1, 2]);
     // --select-best: the official selection on validation labels, labelled as such
-    const best = await loadCheckpoint(join(out, 'checkpoints', 'best.safetensors'));
+    const best = await loadRunCheckpoint(join(out, 'checkpoints', 'best.safetensors'));
     expect(best.meta.kind).toBe('best');
     expect(best.meta.selection).toContain('uses validation labels');
     expect(best.meta.best?.iteration).toBe(2);

@@ -121,3 +121,31 @@ export async function encodeJpeg(
     .toBuffer();
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
+
+/**
+ * Bilinear (libvips `linear` kernel) resize of an `[H, W, 3]` RGB uint8 image to `[height, width, 3]`:
+ * for downscaling arbitrary photos before segmentation (not part of the official training or eval views,
+ * which use NEAREST).
+ */
+export async function resizeImageLinear(image: RgbImage, height: number, width: number): Promise<RgbImage> {
+  if (image.data.length !== image.height * image.width * 3) {
+    throw new HpError(
+      'E_SHAPE',
+      `resizeImageLinear: image has the wrong length: expected ${image.height}*${image.width}*3 = ${image.height * image.width * 3}, got ${image.data.length}`,
+    );
+  }
+  if (!Number.isInteger(height) || !Number.isInteger(width) || height < 1 || width < 1) {
+    throw new HpError(
+      'E_ARG',
+      `resizeImageLinear: bad target size: expected positive integers, got ${String(height)}x${String(width)}`,
+    );
+  }
+  if (height === image.height && width === image.width) return image;
+  const { data } = await sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), {
+    raw: { width: image.width, height: image.height, channels: 3 },
+  })
+    .resize(width, height, { fit: 'fill', kernel: 'linear' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), height, width };
+}

@@ -13,7 +13,7 @@ export { fiveCropDataset, fiveCropDir } from './five-crop-dataset.js';
 export type { ImageFolderOptions } from './image-folder.js';
 export { imageFolder } from './image-folder.js';
 export type { RawLabel, RgbImage } from './image-io.js';
-export { decodeImage, encodeJpeg, readImageFile, readLabelPng } from './image-io.js';
+export { decodeImage, encodeJpeg, readImageFile, readLabelPng, resizeImageLinear } from './image-io.js';
 export type { Dataset, DatasetItem } from './item.js';
 export { assertItem } from './item.js';
 export { applyLabelMap, buildLookup } from './label-map.js';

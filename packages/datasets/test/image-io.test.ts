@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { decodeImage, encodeJpeg } from '../src/index.js';
+import { decodeImage, encodeJpeg, resizeImageLinear } from '../src/index.js';
 
 describe('decodeImage', () => {
   it('ignores an embedded ICC profile, like PIL (stored values, not colour-managed ones)', async () => {
@@ -47,5 +47,22 @@ describe('decodeImage', () => {
     expect([meta.format, meta.chromaSubsampling, meta.isProgressive]).toEqual(['jpeg', '4:2:0', false]);
     await expect(encodeJpeg(img, 16, 15)).rejects.toMatchObject({ code: 'E_SHAPE' });
     await expect(encodeJpeg(img, 16, 16, 0)).rejects.toMatchObject({ code: 'E_ARG' });
+  });
+});
+
+describe('resizeImageLinear', () => {
+  it('keeps a constant image constant, keeps a ramp monotone, returns a same-size image as is, checks sizes', async () => {
+    const flat = { data: new Uint8Array(6 * 8 * 3).fill(77), height: 6, width: 8 };
+    const small = await resizeImageLinear(flat, 3, 5);
+    expect([small.height, small.width, small.data.length]).toEqual([3, 5, 45]);
+    expect(new Set(small.data)).toEqual(new Set([77]));
+    const ramp = Uint8Array.from({ length: 2 * 8 * 3 }, (_, i) => 30 * (Math.floor(i / 3) % 8)); // 0..210 left to right
+    const r = await resizeImageLinear({ data: ramp, height: 2, width: 8 }, 1, 4);
+    const row = [0, 1, 2, 3].map((x) => r.data[3 * x]!);
+    expect(row).toEqual([...row].sort((a, b) => a - b));
+    expect(row[0]).toBeLessThan(row[3]!);
+    expect(await resizeImageLinear(flat, 6, 8)).toBe(flat);
+    await expect(resizeImageLinear({ ...flat, height: 5 }, 1, 1)).rejects.toMatchObject({ code: 'E_SHAPE' });
+    await expect(resizeImageLinear(flat, 0, 4)).rejects.toMatchObject({ code: 'E_ARG' });
   });
 });

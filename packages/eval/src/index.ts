@@ -22,6 +22,8 @@ export {
 } from './crf/index.js';
 // --- end crf ---
 export { assignmentTotal, maximumAssignment } from './hungarian.js';
+export type { KMeansResult } from './kmeans.js';
+export { assignToCentroids, kmeans } from './kmeans.js';
 export type { IntLabelArray, LabelInput, TensorLike } from './labels.js';
 export type { ExtraClusterRule, Matching, MetricsOptions, SegmentationMetrics } from './metrics.js';
 export { computeMetrics } from './metrics.js';

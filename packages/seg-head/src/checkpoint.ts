@@ -1,36 +1,24 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import {
-  type HostTensor,
-  HpError,
-  loadSafetensorsFile,
-  type StateDict,
-  saveSafetensorsFile,
-  writeJsonAtomic,
-} from '@hpseg/core';
-import * as tf from '@tensorflow/tfjs-core';
-import { ClusterProbe } from './cluster-probe.js';
+import { HpError, loadSafetensorsFile, saveSafetensorsFile, writeJsonAtomic } from '@hpseg/core';
 import { parseSegHeadConfig, type SegHeadConfig, type SegHeadConfigInput } from './config.js';
-import { hostToTensor, tensorToHost } from './host.js';
-import { LinearProbe } from './linear-probe.js';
-import { ProjectionHead } from './projection-head.js';
-import { SEG_HEAD_PARAM_NAMES, SegHead } from './seg-head.js';
+import {
+  disposeHeadModules,
+  type HeadModules,
+  headModulesFromStateDict,
+  headModulesToStateDict,
+} from './state-dict.js';
 
 /** Format tag written into the safetensors metadata and the JSON. */
 export const HEAD_CHECKPOINT_FORMAT = 'hpseg-seg-head';
 export const HEAD_CHECKPOINT_VERSION = 1;
 
-export interface HeadCheckpoint {
-  head: SegHead;
-  momentumHead: SegHead;
-  linearProbe: LinearProbe;
-  clusterProbe: ClusterProbe;
-  /** Training only; absent from official checkpoints. */
-  projectionHead?: ProjectionHead;
-  config: SegHeadConfig;
+/** The modules of a head checkpoint and their config (widths, dropout rate, `extra`). */
+export interface HeadCheckpoint extends HeadModules {
+  readonly config: SegHeadConfig;
 }
 
-export interface SaveHeadCheckpointInput extends Omit<HeadCheckpoint, 'config'> {
+export interface SaveHeadCheckpointInput extends HeadModules {
   /** Widths are taken from the modules; anything given must agree with them. */
   config?: Partial<SegHeadConfigInput>;
 }
@@ -50,8 +38,8 @@ function checkPath(fn: string, path: string): void {
 }
 
 /**
- * Writes all head/probe weights to `path` (`.safetensors`, our layout: `[in, out]` weights,
- * keys `head.*`, `momentumHead.*`, `linearProbe.{weight,bias}`, `clusterProbe.clusters`,
+ * Writes all head/probe weights to `path` (`.safetensors` in the layout of `headModulesToStateDict`:
+ * `[in, out]` weights, keys `head.*`, `momentumHead.*`, `linearProbe.{weight,bias}`, `clusterProbe.clusters`,
  * `projectionHead.{weight,bias}`) and the config to the sibling `.json`. Both atomically.
  */
 export async function saveHeadCheckpoint(
@@ -89,22 +77,7 @@ export async function saveHeadCheckpoint(
     );
   }
   const config = parseSegHeadConfig({ ...input.config, ...derived }, fn);
-  const named: [string, tf.Tensor][] = [];
-  for (const n of SEG_HEAD_PARAM_NAMES) named.push([`head.${n}`, head.params[n]]);
-  for (const n of SEG_HEAD_PARAM_NAMES) named.push([`momentumHead.${n}`, momentumHead.params[n]]);
-  named.push(
-    ['linearProbe.weight', linearProbe.params.weight],
-    ['linearProbe.bias', linearProbe.params.bias],
-  );
-  named.push(['clusterProbe.clusters', clusterProbe.params.clusters]);
-  if (projectionHead !== undefined) {
-    named.push(
-      ['projectionHead.weight', projectionHead.params.weight],
-      ['projectionHead.bias', projectionHead.params.bias],
-    );
-  }
-  const tensors: StateDict = new Map();
-  for (const [k, t] of named) tensors.set(k, await tensorToHost(t));
+  const tensors = await headModulesToStateDict(input);
   const configPath = headConfigPathFor(path);
   await saveSafetensorsFile(path, tensors, {
     format: HEAD_CHECKPOINT_FORMAT,
@@ -117,7 +90,7 @@ export async function saveHeadCheckpoint(
     version: HEAD_CHECKPOINT_VERSION,
     weights: basename(path),
     config,
-    keys: named.map(([k]) => k),
+    keys: [...tensors.keys()],
   });
   return { weightsPath: path, configPath, config };
 }
@@ -149,52 +122,8 @@ export async function loadHeadCheckpoint(path: string): Promise<HeadCheckpoint> 
   }
   const config = parseSegHeadConfig(json.config, fn);
   const { tensors } = await loadSafetensorsFile(path);
-  const expected = [
-    ...SEG_HEAD_PARAM_NAMES.map((n) => `head.${n}`),
-    ...SEG_HEAD_PARAM_NAMES.map((n) => `momentumHead.${n}`),
-    'linearProbe.weight',
-    'linearProbe.bias',
-    'clusterProbe.clusters',
-  ];
-  const optional = ['projectionHead.weight', 'projectionHead.bias'];
-  const hasProjection = optional.some((k) => tensors.has(k));
-  const required = hasProjection ? [...expected, ...optional] : expected;
-  const missing = required.filter((k) => !tensors.has(k));
-  const unexpected = [...tensors.keys()].filter((k) => !required.includes(k));
-  if (missing.length + unexpected.length > 0) {
-    throw new HpError(
-      'E_CHECKPOINT',
-      `${fn}: ${path} does not hold a seg-head checkpoint: expected exactly ${required.length} keys, got missing [${missing.join(', ')}], unexpected [${unexpected.join(', ')}]`,
-      { details: { missing, unexpected } },
-    );
-  }
-  const group = (prefix: string): Record<string, tf.Tensor> => {
-    const out: Record<string, tf.Tensor> = {};
-    for (const [k, h] of tensors)
-      if (k.startsWith(prefix)) out[k.slice(prefix.length)] = hostToTensor(h as HostTensor);
-    return out;
-  };
-  const built: Partial<HeadCheckpoint> = {};
-  const temps: tf.Tensor[] = [];
+  const built = headModulesFromStateDict(tensors, { dropoutRate: config.dropoutRate, source: path });
   try {
-    const take = (prefix: string) => {
-      const g = group(prefix);
-      temps.push(...Object.values(g));
-      return g;
-    };
-    built.head = SegHead.fromWeights(take('head.'), { dropoutRate: config.dropoutRate });
-    built.momentumHead = SegHead.fromWeights(take('momentumHead.'), {
-      trainable: false,
-      dropoutRate: config.dropoutRate,
-    });
-    built.linearProbe = LinearProbe.fromWeights(
-      take('linearProbe.') as { weight: tf.Tensor; bias: tf.Tensor },
-    );
-    built.clusterProbe = ClusterProbe.fromWeights(take('clusterProbe.') as { clusters: tf.Tensor });
-    if (hasProjection)
-      built.projectionHead = ProjectionHead.fromWeights(
-        take('projectionHead.') as { weight: tf.Tensor; bias: tf.Tensor },
-      );
     const got = {
       inChannels: built.head.inChannels,
       dim: built.head.dim,
@@ -208,11 +137,9 @@ export async function loadHeadCheckpoint(path: string): Promise<HeadCheckpoint> 
         `${fn}: weights and config disagree: expected the widths of ${configPath}, got ${wrong.map(([k, v]) => `${k} ${v} (config ${config[k as keyof typeof got]})`).join('; ') || 'probe widths differing from the head'}`,
       );
     }
-    return { ...(built as Omit<HeadCheckpoint, 'config'>), config };
+    return { ...built, config };
   } catch (error) {
-    for (const m of Object.values(built)) (m as { dispose?: () => void } | undefined)?.dispose?.();
+    disposeHeadModules(built);
     throw error;
-  } finally {
-    tf.dispose(temps);
   }
 }

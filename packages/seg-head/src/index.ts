@@ -27,4 +27,13 @@ export { computeGradients, copyToVariable, disposeMap } from './params.js';
 export { ProjectionHead } from './projection-head.js';
 export type { SegHeadForwardOptions, SegHeadOptions, SegHeadParamName } from './seg-head.js';
 export { createSegHead, SEG_HEAD_PARAM_NAMES, SegHead, segHeadParamShapes } from './seg-head.js';
+export type { HeadModuleName, HeadModules, HeadModulesFromStateDictOptions } from './state-dict.js';
+export {
+  disposeHeadModules,
+  HEAD_MODULE_NAMES,
+  HEAD_MODULE_PARAMS,
+  headModulesFromStateDict,
+  headModulesToStateDict,
+  headStateDictKeys,
+} from './state-dict.js';
 export { bilinearMatrix, upsampleBilinear } from './upsample.js';

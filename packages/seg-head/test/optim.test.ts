@@ -35,50 +35,41 @@ describe.each(['cpu', 'wasm'] as const)('optimisers vs torch.optim (%s)', (backe
   });
 
   for (const c of fx.cases) {
-    it(`${c.name}: 3 steps${c.clip ? ` with clip_grad_norm_(${c.clip})` : ''}: params, moments, norms within 1e-6 relative`, () => {
+    it(`${c.name}: 3 steps${c.clip ? ` with clip_grad_norm_(${c.clip})` : ''}: params, moments, norms within 1e-6 relative`, async () => {
       const params = makeParams();
       const opt = makeOpt(c, params);
-      c.steps.forEach(
-        (
-          s: {
-            totalNorm: number | null;
-            clippedGrads: Record<string, Fx>;
-            params: Record<string, Fx>;
-            expAvg: Record<string, Fx>;
-            expAvgSq: Record<string, Fx>;
-          },
-          i: number,
-        ) => {
-          let grads = makeGrads(i);
-          if (c.clip !== null) {
-            const clipped = clipGradNorm(grads, c.clip);
-            expectClose([clipped.totalNorm.dataSync()[0]!], [s.totalNorm!], 1e-6);
-            disposeMap(grads);
-            clipped.totalNorm.dispose();
-            grads = clipped.grads;
-          }
-          for (const k of ['a', 'b']) expectClose(grads[k]!, s.clippedGrads[k]!, 1e-6, 1e-9);
-          opt.step(grads);
+      const steps = c.steps as {
+        totalNorm: number | null;
+        clippedGrads: Record<string, Fx>;
+        params: Record<string, Fx>;
+        expAvg: Record<string, Fx>;
+        expAvgSq: Record<string, Fx>;
+      }[];
+      for (const [i, s] of steps.entries()) {
+        let grads = makeGrads(i);
+        if (c.clip !== null) {
+          const clipped = clipGradNorm(grads, c.clip);
+          expectClose([clipped.totalNorm.dataSync()[0]!], [s.totalNorm!], 1e-6);
           disposeMap(grads);
-          const state = opt.getState();
-          for (const k of ['a', 'b']) {
-            expectClose(params[k]!, s.params[k]!, 1e-6, 1e-9);
-            expectClose(
-              Array.from(state.get(`${k}.exp_avg`)!.data as Float32Array),
-              s.expAvg[k]!,
-              1e-6,
-              1e-9,
-            );
-            expectClose(
-              Array.from(state.get(`${k}.exp_avg_sq`)!.data as Float32Array),
-              s.expAvgSq[k]!,
-              1e-6,
-              1e-12,
-            );
-            expect(state.get(`${k}.step`)!.data[0]).toBe(i + 1);
-          }
-        },
-      );
+          clipped.totalNorm.dispose();
+          grads = clipped.grads;
+        }
+        for (const k of ['a', 'b']) expectClose(grads[k]!, s.clippedGrads[k]!, 1e-6, 1e-9);
+        opt.step(grads);
+        disposeMap(grads);
+        const state = await opt.getState();
+        for (const k of ['a', 'b']) {
+          expectClose(params[k]!, s.params[k]!, 1e-6, 1e-9);
+          expectClose(Array.from(state.get(`${k}.exp_avg`)!.data as Float32Array), s.expAvg[k]!, 1e-6, 1e-9);
+          expectClose(
+            Array.from(state.get(`${k}.exp_avg_sq`)!.data as Float32Array),
+            s.expAvgSq[k]!,
+            1e-6,
+            1e-12,
+          );
+          expect(state.get(`${k}.step`)!.data[0]).toBe(i + 1);
+        }
+      }
       opt.dispose();
       disposeMap(params);
     });
@@ -91,7 +82,7 @@ describe('optimiser behaviour', () => {
     await ensureGradients();
   });
 
-  it('resume through getState/setState is bit-identical to an uninterrupted run', () => {
+  it('resume through getState/setState is bit-identical to an uninterrupted run', async () => {
     const c = fx.cases[0];
     const p1 = makeParams();
     const o1 = makeOpt(c, p1);
@@ -105,7 +96,7 @@ describe('optimiser behaviour', () => {
     const g0 = makeGrads(0);
     o2.step(g0);
     disposeMap(g0);
-    const saved = o2.getState();
+    const saved = await o2.getState();
     const savedParams = { a: tf.clone(p2.a!), b: tf.clone(p2.b!) };
     o2.dispose();
     disposeMap(p2);
@@ -144,14 +135,14 @@ describe('optimiser behaviour', () => {
     tf.dispose([r1.totalNorm, r2.totalNorm]);
   });
 
-  it('a parameter without a gradient is skipped (its step count does not advance), as torch skips grad None', () => {
+  it('a parameter without a gradient is skipped (its step count does not advance), as torch skips grad None', async () => {
     const p = makeParams();
     const opt = createAdam(p, { lr: 0.1 });
     const before = Array.from(p.b!.dataSync());
     const g = { a: T(fx.grads[0].a) };
     opt.step(g);
     expect(Array.from(p.b!.dataSync())).toEqual(before);
-    const st = opt.getState();
+    const st = await opt.getState();
     expect(st.get('a.step')!.data[0]).toBe(1);
     expect(st.get('b.step')!.data[0]).toBe(0);
     disposeMap(g);
@@ -159,7 +150,7 @@ describe('optimiser behaviour', () => {
     disposeMap(p);
   });
 
-  it('leak-free: createAdam, createAdamW, step, getState, setState, dispose, clipGradNorm', () => {
+  it('leak-free: createAdam, createAdamW, step, getState, setState, dispose, clipGradNorm', async () => {
     const p = makeParams();
     let o!: Optimizer;
     expectNoLeak(() => {
@@ -167,8 +158,9 @@ describe('optimiser behaviour', () => {
     }, 4); // m and v per parameter
     const g = makeGrads(0);
     expectNoLeak(() => o.step(g), 0);
-    expectNoLeak(() => o.getState(), 0);
-    const st = o.getState();
+    const tensorsBefore = tf.memory().numTensors;
+    const st = await o.getState();
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
     expectNoLeak(() => o.setState(st), 0);
     expectNoLeak(() => clipGradNorm(g, 1), 3);
     let a!: Optimizer;
@@ -181,7 +173,7 @@ describe('optimiser behaviour', () => {
     disposeMap(p);
   });
 
-  it('errors: unknown or mis-shaped gradient, frozen parameter, bad hyper-parameters, strict setState', () => {
+  it('errors: unknown or mis-shaped gradient, frozen parameter, bad hyper-parameters, strict setState', async () => {
     const p = makeParams();
     const o = createAdamW(p, { lr: 1e-3 });
     const g = { c: tf.zeros([1]) };
@@ -192,7 +184,7 @@ describe('optimiser behaviour', () => {
     expectHpError(() => createAdam(frozen, { lr: 1 }), 'E_ARG', 'parameter f is not trainable');
     expectHpError(() => createAdam(p, { lr: -1 }), 'E_ARG', 'lr is invalid');
     expectHpError(() => createAdam({}, { lr: 1 }), 'E_ARG', 'no parameters');
-    const st = o.getState();
+    const st = await o.getState();
     st.delete('a.exp_avg');
     st.set('zzz', { dtype: 'float32', storedDtype: 'float32', shape: [1], data: new Float32Array(1) });
     expectHpError(() => o.setState(st), 'E_CHECKPOINT', 'missing [a.exp_avg], unexpected [zzz]');

@@ -7,11 +7,12 @@ import {
   prepareFiveCrop,
   verifyDataset,
 } from '@hpseg/datasets';
+import { openDataset } from '@hpseg/train';
 import { choiceFlag, optionalString } from '../args.js';
 import type { Command } from '../command.js';
-import { checkDataDir, checkPreset, openDataset } from '../data-source.js';
 import { EXIT_CODES, EXIT_OK } from '../errors.js';
 import { createProgress } from '../progress.js';
+import { checkDataDir, checkPreset } from '../run-inputs.js';
 import { DATA_PREPARE_SPEC, DATA_VERIFY_SPEC } from './specs.js';
 
 export const dataVerifyCommand: Command = {

@@ -1,16 +1,24 @@
 import { join, resolve } from 'node:path';
 import { selectBackend, writeJsonAtomic } from '@hpseg/core';
+import {
+  evaluate,
+  featureFn,
+  kmeansBaseline,
+  openDataset,
+  openRun,
+  SYNTHETIC_VIT,
+  syntheticSpecs,
+} from '@hpseg/train';
 import { backendFlag, engineFlag, intFlag, optionalString } from '../args.js';
-import { featureFn, kmeansBaseline } from '../baseline.js';
 import type { Command } from '../command.js';
-import { resolveRunConfig, SYNTHETIC_VIT } from '../config.js';
-import { openDataset, syntheticSpecs } from '../data-source.js';
+import { engineOptions } from '../engine-options.js';
 import { EXIT_CODES, EXIT_OK } from '../errors.js';
-import { evaluateDataset } from '../evaluate.js';
-import { trainLoop } from '../train/loop.js';
-import { openNewRun } from '../train/setup.js';
+import { configFromFlags } from '../run-inputs.js';
+import { trainReporter } from '../train-report.js';
+import { cliVersions } from '../versions.js';
 import { colourise, hstack, writeRgbPng } from '../visualize.js';
 import { DEMO_SPEC } from './specs.js';
+import { loggedRates } from './train.js';
 
 /**
  * The demo's synthetic set: 4 textured "stuff" classes in blob layouts, 64×64 px; 128 training
@@ -42,20 +50,25 @@ export const demoCommand: Command = {
     );
     const data = { ...DEMO_DATA, numClasses: intFlag(values, 'classes', 'demo', DEMO_DATA.numClasses, 2) };
     const specs = syntheticSpecs(seed, data);
-    const config = await resolveRunConfig('synthetic', optionalString(values, 'config'));
-    const opened = await openNewRun(
+    const config = await configFromFlags('synthetic', values);
+    const runDir = join(out, 'run');
+    const opened = await openRun(
       {
         config,
         preset: 'synthetic',
         dataset: specs.train,
         validation: null,
-        backbone: { kind: 'random', config: SYNTHETIC_VIT, seed },
-        engine,
-        outDir: join(out, 'run'),
+        backbone: { kind: 'random', config: { ...SYNTHETIC_VIT }, seed },
         seed,
-        totalIterations: iterations,
+        iterations,
       },
-      { selectBest: false, stopAt: null },
+      runDir,
+      {
+        backbone: engineOptions(engine),
+        versions: await cliVersions(),
+        onEvent: trainReporter(io, { outDir: runDir, rates: loggedRates(config) }),
+        ...(io.signal ? { signal: io.signal } : {}),
+      },
     );
     try {
       const valSet = await openDataset(specs.val, 'val');
@@ -63,7 +76,7 @@ export const demoCommand: Command = {
       say(
         `data: ${data.length} train / ${data.valLength} val images ${res}x${res}, ${data.numClasses} classes; ViT dim ${SYNTHETIC_VIT.embedDim}, depth ${SYNTHETIC_VIT.depth}, patch ${SYNTHETIC_VIT.patchSize} (${engine}); TF.js backend ${backend}`,
       );
-      const { models } = opened.session;
+      const { models } = opened.trainer;
       // One clustering protocol for every line: seeded k-means on 64 training images, then the
       // validation pixels, Hungarian-matched (see baseline.ts).
       const clusterWith = (head: typeof models.head | undefined, keep: number) =>
@@ -80,12 +93,17 @@ export const demoCommand: Command = {
       say(
         `baseline (k-means on raw ViT features): mIoU ${(100 * baseline.metrics.mIoU).toFixed(2)}; untrained head: mIoU ${(100 * untrained.metrics.mIoU).toFixed(2)}; training HP ...`,
       );
-      const outcome = await trainLoop(opened.session, io);
+      const outcome = await opened.trainer.run();
       const shownPred: Int32Array[] = [];
       const shownImages: Uint8Array[] = [];
       const shownLabels: Int32Array[] = [];
-      const hp = await evaluateDataset(
-        { backbone: opened.backbone, head: models.head, linear: models.linear, cluster: models.cluster },
+      const hp = await evaluate(
+        {
+          backbone: opened.backbone,
+          head: models.head,
+          linearProbe: models.linearProbe,
+          clusterProbe: models.clusterProbe,
+        },
         valSet,
         {
           resolution: res,

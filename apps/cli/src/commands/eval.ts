@@ -9,41 +9,42 @@ import {
   type SegmentationMetrics,
   toReportJson,
 } from '@hpseg/eval';
+import {
+  evaluate,
+  gitCommit,
+  type InferenceModel,
+  loadInferenceModel,
+  openDataset,
+  packageVersions,
+  RUN_PRESETS,
+  syntheticSpecs,
+} from '@hpseg/train';
 import { backendFlag, intFlag, optionalString, requireString } from '../args.js';
 import type { Command } from '../command.js';
-import { checkDataDir, openDataset, PRESETS, syntheticSpecs } from '../data-source.js';
 import { EXIT_OK } from '../errors.js';
-import { evaluateDataset } from '../evaluate.js';
-import { inferenceModelFlags, loadInferenceModel } from '../model-loader.js';
 import { createProgress } from '../progress.js';
-import { loadCheckpoint } from '../train/checkpoint.js';
-import { gitCommit, packageVersions } from '../versions.js';
+import { checkDataDir, inferenceModelFlags } from '../run-inputs.js';
+import { cliVersions } from '../versions.js';
 import { EVAL_SPEC } from './specs.js';
 
-const EVAL_PRESETS = [...PRESETS, 'folder'] as const;
+const EVAL_PRESETS = [...RUN_PRESETS, 'folder'] as const;
 
 async function openEvalDataset(
   preset: (typeof EVAL_PRESETS)[number],
   dataDir: string | undefined,
-  checkpoint: string,
-  numClasses: number,
+  model: InferenceModel,
 ): Promise<Dataset> {
   if (preset === 'synthetic') {
-    // Our checkpoints record their validation set; otherwise the default synthetic validation set.
-    try {
-      const { meta } = await loadCheckpoint(checkpoint);
-      if (meta.validation) return openDataset(meta.validation, 'val');
-    } catch {
-      // official checkpoint: fall through
-    }
-    return openDataset(syntheticSpecs(0, { numClasses }).val, 'val');
+    // Our runs record their validation set; otherwise the default synthetic validation set.
+    if (model.validation) return openDataset(model.validation, 'val');
+    return openDataset(syntheticSpecs(0, { numClasses: model.clusterProbe.nClusters }).val, 'val');
   }
   const dir = resolve(await checkDataDir(dataDir, 'eval'));
   if (preset === 'folder') {
     return imageFolder({
       images: join(dir, 'images'),
       labels: join(dir, 'labels'),
-      numClasses,
+      numClasses: model.clusterProbe.nClusters,
       name: 'folder',
     });
   }
@@ -67,7 +68,6 @@ export const evalCommand: Command = {
       );
     }
     const preset = presetValue as (typeof EVAL_PRESETS)[number];
-    const modelOptions = inferenceModelFlags(values, 'eval');
     const backend = backendFlag(values, 'eval');
     const resolution = intFlag(values, 'resolution', 'eval', 320, 8);
     const batchSize = intFlag(values, 'batch-size', 'eval', 8, 1);
@@ -77,13 +77,15 @@ export const evalCommand: Command = {
     const dataDir = optionalString(values, 'data-dir');
     if (preset !== 'synthetic') await checkDataDir(dataDir, 'eval');
     await selectBackend(backend);
-    const model = await loadInferenceModel(checkpoint, modelOptions);
+    const model = await loadInferenceModel(checkpoint, inferenceModelFlags(values, 'eval'));
     try {
-      const dataset = await openEvalDataset(preset, dataDir, checkpoint, model.cluster.nClusters);
-      if (dataset.numClasses !== model.cluster.nClusters || dataset.numClasses !== model.linear.nClasses) {
+      const dataset = await openEvalDataset(preset, dataDir, model);
+      const K = model.clusterProbe.nClusters;
+      const KL = model.linearProbe.nClasses;
+      if (dataset.numClasses !== K || dataset.numClasses !== KL) {
         throw new HpError(
           'E_CHECKPOINT',
-          `hpseg eval: checkpoint and dataset disagree: expected ${dataset.numClasses} clusters and classes (${dataset.name}), got cluster probe K=${model.cluster.nClusters}, linear probe K=${model.linear.nClasses}`,
+          `hpseg eval: checkpoint and dataset disagree: expected ${dataset.numClasses} clusters and classes (${dataset.name}), got cluster probe K=${K}, linear probe K=${KL}`,
           { hint: 'evaluate a checkpoint on the dataset it was trained for' },
         );
       }
@@ -94,7 +96,7 @@ export const evalCommand: Command = {
       const progress = createProgress(io, 'eval', total, { unit: 'img' });
       const crfCluster = crf ? createConfusionMatrix({ numClasses: dataset.numClasses }) : null;
       const crfLinear = crf ? createConfusionMatrix({ numClasses: dataset.numClasses }) : null;
-      const result = await evaluateDataset(model, dataset, {
+      const result = await evaluate(model, dataset, {
         resolution,
         batchSize,
         ...(limit > 0 ? { limit } : {}),
@@ -118,8 +120,6 @@ export const evalCommand: Command = {
             }
           }
           if (crf && crfCluster && crfLinear && predictions.clusterLogProbs && predictions.linearLogProbs) {
-            const K = model.cluster.nClusters;
-            const KL = model.linear.nClasses;
             const inputs = (scores: Float32Array, k: number) =>
               items.map((it, b) => ({
                 image: it.image,
@@ -159,7 +159,7 @@ export const evalCommand: Command = {
       const out: Record<string, unknown> = {
         format: 'hpseg-eval',
         checkpoint,
-        versions: await packageVersions(),
+        versions: packageVersions(await cliVersions()),
         gitCommit: await gitCommit(),
         images: result.images,
         cluster: toReportJson(result.cluster, {

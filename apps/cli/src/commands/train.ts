@@ -1,14 +1,15 @@
-import { appendFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { HpError, selectBackend } from '@hpseg/core';
+import { HpError, isHpError, selectBackend } from '@hpseg/core';
+import type { HpConfig } from '@hpseg/hidden-positives';
+import { type OpenedRun, openRun, resumeRun, runPaths, type TrainOutcome } from '@hpseg/train';
 import { backendFlag, choiceFlag, engineFlag, intFlag, optionalString } from '../args.js';
 import type { Command } from '../command.js';
+import { engineOptions } from '../engine-options.js';
 import { EXIT_CODES, EXIT_OK } from '../errors.js';
-import { cacheFeatureSource } from '../features/source.js';
 import type { CliIo } from '../io.js';
 import { resolveRunInputs } from '../run-inputs.js';
-import { checkpointPaths, type TrainOutcome, trainLoop } from '../train/loop.js';
-import { openNewRun, openResumedRun } from '../train/setup.js';
+import { logNumericError, trainReporter } from '../train-report.js';
+import { cliVersions } from '../versions.js';
 import { TRAIN_SPEC } from './specs.js';
 
 export function printOutcome(io: CliIo, outcome: TrainOutcome, json: boolean): void {
@@ -44,6 +45,16 @@ export function printOutcome(io: CliIo, outcome: TrainOutcome, json: boolean): v
   }
 }
 
+/** The learning rates logged with every step. */
+export function loggedRates(config: HpConfig) {
+  return {
+    head: config.optimizer.net.lr,
+    projectionHead: config.optimizer.net.lr,
+    linearProbe: config.optimizer.linear.lr,
+    clusterProbe: config.optimizer.cluster.lr,
+  };
+}
+
 export const trainCommand: Command = {
   spec: TRAIN_SPEC,
   async execute({ values }, io) {
@@ -51,65 +62,64 @@ export const trainCommand: Command = {
     const engine = engineFlag(values, 'train');
     const backend = backendFlag(values, 'train');
     const stopAtValue = intFlag(values, 'stop-at', 'train', -1, -1);
-    const control = {
-      selectBest: values['select-best'] === true,
-      stopAt: stopAtValue >= 0 ? stopAtValue : null,
-    };
     const cacheDir = optionalString(values, 'feature-cache');
     const augViews = intFlag(values, 'cached-aug-views', 'train', 0);
-    const augmentMode = choiceFlag(values, 'augment', 'train', ['image', 'official'] as const, 'image') as
-      | 'image'
-      | 'official';
-    const featureSource = cacheDir ? cacheFeatureSource(resolve(cacheDir), augViews) : undefined;
-    await selectBackend(backend);
+    const augmentMode = choiceFlag(values, 'augment', 'train', ['image', 'official'] as const, 'image');
     const resumeDir = optionalString(values, 'resume');
-    const opened = resumeDir
-      ? await openResumedRun(resolve(resumeDir), control, featureSource)
-      : await (async () => {
-          const out = optionalString(values, 'out');
-          if (!out) {
-            throw new HpError('E_ARG', 'hpseg train: missing --out: expected a run folder, got none', {
-              hint: 'hpseg train --help',
-            });
-          }
-          const { preset, config, dataset, validation, backbone } = await resolveRunInputs(
-            values,
-            'train',
-            seed,
-          );
-          const iterations = intFlag(values, 'iterations', 'train', 0, 1);
-          return openNewRun(
-            {
-              config,
-              preset,
-              dataset,
-              validation,
-              backbone,
-              engine,
-              outDir: resolve(out),
-              seed,
-              augmentMode,
-              ...(iterations > 0 ? { totalIterations: iterations } : {}),
-              ...(featureSource
-                ? { featureSource, featureCache: resolve(cacheDir as string), cachedAugViews: augViews }
-                : {}),
-            },
-            control,
-          );
-        })();
-    try {
-      const s = opened.session.state;
-      io.stderr.write(
-        `${opened.resumed ? 'resuming' : 'training'} ${checkpointPaths(opened.session.outDir).last}: iteration ${s.iteration}/${s.totalIterations}, ${opened.session.data.batchesPerEpoch} batches/epoch, backbone ${opened.backbone.engine} C=${opened.backbone.config.embedDim}\n`,
-      );
-      if (opened.resumed) {
-        // Lines logged after the checkpoint (a crash between checkpoints) are superseded from here on.
-        await appendFile(
-          checkpointPaths(opened.session.outDir).log,
-          `${JSON.stringify({ type: 'resume', iteration: s.iteration, note: 'records with iteration >= this one before this line are superseded' })}\n`,
-        );
+    const out = optionalString(values, 'out');
+    if (!resumeDir && !out) {
+      throw new HpError('E_ARG', 'hpseg train: missing --out: expected a run folder, got none', {
+        hint: 'hpseg train --help',
+      });
+    }
+    const outDir = resolve(resumeDir ?? (out as string));
+    await selectBackend(backend);
+    let reporter: ReturnType<typeof trainReporter> | undefined;
+    const common = {
+      backbone: engineOptions(engine),
+      selectBest: values['select-best'] === true,
+      stopAt: stopAtValue >= 0 ? stopAtValue : null,
+      versions: await cliVersions(),
+      onEvent: (e: Parameters<ReturnType<typeof trainReporter>>[0]) => reporter?.(e),
+      ...(io.signal ? { signal: io.signal } : {}),
+    };
+    let opened: OpenedRun;
+    if (resumeDir) {
+      if (cacheDir) {
+        throw new HpError('E_ARG', 'hpseg train: --feature-cache with --resume: expected neither, got both', {
+          hint: 'a resumed run reads the feature cache it was started with',
+        });
       }
-      const outcome = await trainLoop(opened.session, io);
+      opened = await resumeRun(outDir, common);
+    } else {
+      const inputs = await resolveRunInputs(values, 'train', seed);
+      const iterations = intFlag(values, 'iterations', 'train', 0, 1);
+      opened = await openRun(
+        {
+          ...inputs,
+          seed,
+          augmentMode,
+          ...(iterations > 0 ? { iterations } : {}),
+          ...(cacheDir ? { featureCache: { dir: resolve(cacheDir), augViews } } : {}),
+        },
+        outDir,
+        common,
+      );
+    }
+    try {
+      const { trainer } = opened;
+      reporter = trainReporter(io, { outDir, rates: loggedRates(trainer.config) });
+      const s = trainer.state;
+      io.stderr.write(
+        `${trainer.resumed ? 'resuming' : 'training'} ${runPaths(outDir).last}: iteration ${s.iteration}/${s.totalIterations}, ${trainer.data.batchesPerEpoch} batches/epoch, backbone ${opened.backbone.engine} C=${opened.backbone.config.embedDim}\n`,
+      );
+      let outcome: TrainOutcome;
+      try {
+        outcome = await trainer.run();
+      } catch (error) {
+        if (isHpError(error, 'E_NUMERIC')) await logNumericError(outDir, error.details);
+        throw error;
+      }
       printOutcome(io, outcome, values.json === true);
       return outcome.status === 'interrupted' ? (EXIT_CODES.E_INTERRUPTED as number) : EXIT_OK;
     } finally {

@@ -10,12 +10,12 @@ import {
   readBackboneFile,
 } from '@hpseg/backbone-vit';
 import { downloadFile, HpError, loadPthFile, toStateDict } from '@hpseg/core';
+import { loadRunCheckpoint } from '@hpseg/train';
 import { optionalString } from '../args.js';
 import type { Command } from '../command.js';
 import { EXIT_OK } from '../errors.js';
 import type { CliIo } from '../io.js';
 import { createProgress } from '../progress.js';
-import { loadCheckpoint } from '../train/checkpoint.js';
 import { WEIGHTS_FETCH_SPEC, WEIGHTS_INSPECT_SPEC } from './specs.js';
 
 function progressFor(io: CliIo, label: string) {
@@ -89,7 +89,7 @@ export const weightsInspectCommand: Command = {
     let backboneKeys: Map<string, import('@hpseg/core').HostTensor> | undefined;
     if (/\.safetensors$/i.test(file)) {
       try {
-        const { tensors: t, meta } = await loadCheckpoint(file);
+        const { tensors: t, meta } = await loadRunCheckpoint(file);
         kind = 'hpseg checkpoint';
         tensors = t;
         extra = {

@@ -26,8 +26,11 @@ export interface Optimizer {
    * disposed: the caller owns them.
    */
   step(grads: GradMap): void;
-  /** A copy of the state: per parameter `<name>.step` (int32 scalar), `<name>.exp_avg`, `<name>.exp_avg_sq`. */
-  getState(): StateDict;
+  /**
+   * A copy of the state: per parameter `<name>.step` (int32 scalar), `<name>.exp_avg`, `<name>.exp_avg_sq`.
+   * Asynchronous (`await tensor.data()`), so it works on GPU backends.
+   */
+  getState(): Promise<StateDict>;
   /** Restores a state from `getState` (strict: every key, exact shapes), so a resumed run is bit-identical. */
   setState(state: StateDict): void;
   dispose(): void;
@@ -108,7 +111,7 @@ function makeAdam(fn: string, params: ParamMap, options: AdamWOptions, decoupled
     }
   };
 
-  const getState = (): StateDict => {
+  const getState = async (): Promise<StateDict> => {
     alive('getState');
     const out: StateDict = new Map();
     for (const [name, slot] of slots) {
@@ -126,7 +129,7 @@ function makeAdam(fn: string, params: ParamMap, options: AdamWOptions, decoupled
           dtype: 'float32',
           storedDtype: 'float32',
           shape: [...t.shape],
-          data: Float32Array.from(t.dataSync() as Float32Array),
+          data: Float32Array.from((await t.data()) as Float32Array),
         });
       }
     }

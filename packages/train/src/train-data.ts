@@ -1,5 +1,12 @@
 import { deriveSeed, HpError, mulberry32, permutation } from '@hpseg/core';
-import { type Dataset, type DatasetItem, stackImages, stackLabels, trainView } from '@hpseg/datasets';
+import {
+  augmentedView,
+  type Dataset,
+  type DatasetItem,
+  stackImages,
+  stackLabels,
+  trainView,
+} from '@hpseg/datasets';
 
 /** One training batch on the host: the main view, its photometric augmentation, the labels. */
 export interface HostBatch {
@@ -16,6 +23,18 @@ export interface HostBatch {
 
 /** Photometric augmentation of one uint8 image, seeded; returns the normalised `[H, W, 3]` model input. */
 export type Augment = (image: Uint8Array, height: number, width: number, seed: number) => Float32Array;
+
+/**
+ * Order of the photometric view of the consistency term (hp-reference §4.3): `image` jitters, greys and
+ * blurs the image before the ImageNet normalisation (the correct order, default); `official` applies
+ * them to the normalised tensor and clamps to [0, 1], as the official code does.
+ */
+export type AugmentMode = 'image' | 'official';
+
+/** The seeded photometric view of @hpseg/datasets in the given mode. */
+export function photometricAugment(mode: AugmentMode = 'image'): Augment {
+  return (image, height, width, seed) => augmentedView(image, height, width, { seed, mode }).data;
+}
 
 /**
  * The training data of a run, addressed by (epoch, batch index) instead of an iterator: the order

@@ -1,9 +1,15 @@
 import type { Backbone } from '@hpseg/backbone-vit';
 import { type Dataset, evalView, stackImages, stackLabels, trainView } from '@hpseg/datasets';
-import { computeMetrics, createConfusionMatrix, type SegmentationMetrics } from '@hpseg/eval';
+import {
+  assignToCentroids,
+  computeMetrics,
+  createConfusionMatrix,
+  kmeans,
+  type SegmentationMetrics,
+} from '@hpseg/eval';
 import { upsampleBilinear } from '@hpseg/seg-head';
-import * as tf from '@tensorflow/tfjs-core';
-import { assignToCentroids, kmeans } from './kmeans.js';
+import type * as tf from '@tensorflow/tfjs-core';
+import { patchTokens } from './features.js';
 
 export interface BaselineResult {
   readonly metrics: SegmentationMetrics;
@@ -12,22 +18,21 @@ export interface BaselineResult {
   readonly iterations: number;
 }
 
-/** Patch features `[B, h, w, C]` of normalised images. */
-export type FeatureFn = (images: Float32Array, shape: readonly number[]) => Promise<tf.Tensor4D>;
+/** Patch features `[B, h, w, C]` of ImageNet-normalised `[B, H, W, 3]` images. */
+export type FeatureFn = (
+  images: Float32Array,
+  shape: readonly [number, number, number, 3],
+) => Promise<tf.Tensor4D>;
 
 /** The raw backbone tokens, or (with `head`) the head's code in eval mode. */
 export function featureFn(backbone: Backbone, head?: { forward(x: tf.Tensor4D): tf.Tensor4D }): FeatureFn {
   return async (images, shape) => {
-    const input = tf.tensor4d(images, [shape[0]!, shape[1]!, shape[2]!, 3]);
+    const tokens = await patchTokens(backbone, images, shape);
+    if (!head) return tokens;
     try {
-      const out = await backbone.forward(input);
-      out.clsToken.dispose();
-      if (!head) return out.patchTokens;
-      const code = head.forward(out.patchTokens);
-      out.patchTokens.dispose();
-      return code;
+      return head.forward(tokens);
     } finally {
-      input.dispose();
+      tokens.dispose();
     }
   };
 }
@@ -55,8 +60,11 @@ export async function kmeansBaseline(
     const images = stackImages(items);
     const feat = await features(images.data, images.shape);
     C = feat.shape[3];
-    rows.push(Float32Array.from(feat.dataSync()));
-    feat.dispose();
+    try {
+      rows.push(Float32Array.from((await feat.data()) as Float32Array));
+    } finally {
+      feat.dispose();
+    }
   }
   const all = new Float32Array(rows.reduce((a, r) => a + r.length, 0));
   let at = 0;
@@ -77,9 +85,13 @@ export async function kmeansBaseline(
     const [B, H, W] = images.shape;
     const feat = await features(images.data, images.shape);
     const up = upsampleBilinear(feat, [H, W]); // [B, H, W, C]
-    const pixels = up.dataSync() as Float32Array;
     feat.dispose();
-    up.dispose();
+    let pixels: Float32Array;
+    try {
+      pixels = (await up.data()) as Float32Array;
+    } finally {
+      up.dispose();
+    }
     const pred = assignToCentroids(pixels, B * H * W, C, fit.centroids, k);
     matrix.update(pred, labels);
     for (let b = 0; b < B && predictions.length < options.keep; b++) {

@@ -10,64 +10,71 @@ import type { ClusterProbe, LinearProbe, SegHead } from '@hpseg/seg-head';
 import { upsampleBilinear } from '@hpseg/seg-head';
 import * as tf from '@tensorflow/tfjs-core';
 
-/** What evaluation and segmentation run: the frozen backbone, the online head, both probes. */
-export interface EvalModel {
+/** What prediction runs: the frozen backbone, the (online) head and both probes. */
+export interface InferenceModules {
   readonly backbone: Backbone;
   readonly head: SegHead;
-  readonly linear: LinearProbe;
-  readonly cluster: ClusterProbe;
+  readonly linearProbe: LinearProbe;
+  readonly clusterProbe: ClusterProbe;
 }
 
 /** Per-pixel predictions of a batch, `[B, H, W]` int32 each, plus the probe scores when asked. */
 export interface Predictions {
   readonly cluster: Int32Array;
   readonly linear: Int32Array;
-  /** `[B, H, W, K]` log_softmax(2·cos) of the cluster probe (CRF input), when `scores` was set. */
+  /** `[B, H, W, K]` log_softmax(2·cos) of the cluster probe (the CRF input, run.py:372), when `scores` was set. */
   readonly clusterLogProbs?: Float32Array;
   /** `[B, H, W, K]` log_softmax(linear logits), when `scores` was set. */
   readonly linearLogProbs?: Float32Array;
 }
 
 /**
- * The official inference path (spec §5): backbone → head in eval mode → code bilinearly upsampled
- * (align_corners = False) to the image size BEFORE the probes → cluster argmax cos / linear argmax.
- * Upsampling is done one image at a time to bound memory (`[H, W, D]` floats per image).
+ * The official inference path (hp-reference §5): backbone → head in eval mode → code bilinearly
+ * upsampled (align_corners = False) to the image size BEFORE the probes → cluster argmax cos / linear
+ * argmax. Upsampling is done one image at a time to bound memory (`[H, W, D]` floats per image); every
+ * read from the backend is asynchronous.
  */
-export async function predictBatch(
-  model: EvalModel,
+export async function predict(
+  model: InferenceModules,
   images: Float32Array,
   shape: readonly [number, number, number, 3],
   options: { scores?: boolean } = {},
 ): Promise<Predictions> {
   const [B, H, W] = shape;
+  const K = model.clusterProbe.nClusters;
+  const KL = model.linearProbe.nClasses;
   const input = tf.tensor4d(images, [B, H, W, 3]);
   let out: Awaited<ReturnType<Backbone['forward']>> | undefined;
+  let code: tf.Tensor4D | undefined;
   try {
     out = await model.backbone.forward(input);
+    code = model.head.forward(out.patchTokens); // [B, h, w, D]
     const cluster = new Int32Array(B * H * W);
     const linear = new Int32Array(B * H * W);
-    const K = model.cluster.nClusters;
-    const KL = model.linear.nClasses;
     const clusterLogProbs = options.scores ? new Float32Array(B * H * W * K) : undefined;
     const linearLogProbs = options.scores ? new Float32Array(B * H * W * KL) : undefined;
-    const code = model.head.forward(out.patchTokens); // [B, h, w, D]
-    try {
-      for (let b = 0; b < B; b++) {
-        tf.tidy(() => {
-          const one = tf.slice(code, [b, 0, 0, 0], [1, -1, -1, -1]) as tf.Tensor4D;
-          const up = upsampleBilinear(one, [H, W]); // [1, H, W, D]
-          const cos = model.cluster.forward(up); // [1, H, W, K]
-          const logits = model.linear.forward(up); // [1, H, W, KL]
-          cluster.set(tf.argMax(cos, -1).dataSync() as Int32Array, b * H * W);
-          linear.set(tf.argMax(logits, -1).dataSync() as Int32Array, b * H * W);
-          if (clusterLogProbs && linearLogProbs) {
-            clusterLogProbs.set(tf.logSoftmax(tf.mul(cos, 2), -1).dataSync() as Float32Array, b * H * W * K);
-            linearLogProbs.set(tf.logSoftmax(logits, -1).dataSync() as Float32Array, b * H * W * KL);
-          }
-        });
+    for (let b = 0; b < B; b++) {
+      const outs = tf.tidy(() => {
+        const one = tf.slice(code as tf.Tensor4D, [b, 0, 0, 0], [1, -1, -1, -1]) as tf.Tensor4D;
+        const up = upsampleBilinear(one, [H, W]); // [1, H, W, D]
+        const cos = model.clusterProbe.forward(up); // [1, H, W, K]
+        const logits = model.linearProbe.forward(up); // [1, H, W, KL]
+        const argmax = [tf.argMax(cos, -1), tf.argMax(logits, -1)];
+        return options.scores
+          ? [...argmax, tf.logSoftmax(tf.mul(cos, 2), -1), tf.logSoftmax(logits, -1)]
+          : argmax;
+      });
+      try {
+        const [c, l, cs, ls] = await Promise.all(outs.map((t) => t.data()));
+        cluster.set(c as Int32Array, b * H * W);
+        linear.set(l as Int32Array, b * H * W);
+        if (clusterLogProbs && linearLogProbs) {
+          clusterLogProbs.set(cs as Float32Array, b * H * W * K);
+          linearLogProbs.set(ls as Float32Array, b * H * W * KL);
+        }
+      } finally {
+        tf.dispose(outs);
       }
-    } finally {
-      code.dispose();
     }
     return {
       cluster,
@@ -77,6 +84,7 @@ export async function predictBatch(
     };
   } finally {
     input.dispose();
+    code?.dispose();
     out?.patchTokens.dispose();
     out?.clsToken.dispose();
     out?.attentionLogits?.dispose();
@@ -90,10 +98,12 @@ export interface EvalBatch {
   readonly labels: Int32Array;
 }
 
-export interface EvalOptions {
+export interface EvaluateOptions {
+  /** Shorter side of the evaluation view (official 320). */
   readonly resolution: number;
   readonly batchSize: number;
   readonly limit?: number;
+  /** Also return the probes' log-probabilities (for a CRF). */
   readonly scores?: boolean;
   /** Called after every batch (progress, CRF, saving predictions). */
   readonly onBatch?: (batch: EvalBatch) => Promise<void> | void;
@@ -105,18 +115,20 @@ export interface EvalResult {
   readonly linear: SegmentationMetrics;
   readonly clusterMatrix: ConfusionMatrix;
   readonly linearMatrix: ConfusionMatrix;
+  /** Images evaluated (fewer than asked when the signal aborted). */
   readonly images: number;
 }
 
-/** Evaluates on a dataset with the official protocol: dataset-level confusion, Hungarian / identity. */
-export async function evaluateDataset(
-  model: EvalModel,
+/** Evaluates on a dataset with the official protocol: dataset-level confusion, Hungarian (cluster) / identity (linear). */
+export async function evaluate(
+  model: InferenceModules,
   dataset: Dataset,
-  options: EvalOptions,
+  options: EvaluateOptions,
 ): Promise<EvalResult> {
   const n = Math.min(dataset.length, options.limit ?? dataset.length);
   const clusterMatrix = createConfusionMatrix({ numClasses: dataset.numClasses });
   const linearMatrix = createConfusionMatrix({ numClasses: dataset.numClasses });
+  let done = 0;
   for (let start = 0; start < n; start += options.batchSize) {
     if (options.signal?.aborted) break;
     const indices = Array.from({ length: Math.min(options.batchSize, n - start) }, (_, j) => start + j);
@@ -125,11 +137,10 @@ export async function evaluateDataset(
     );
     const images = stackImages(items);
     const labels = stackLabels(items).data;
-    const predictions = await predictBatch(model, images.data, images.shape, {
-      scores: options.scores ?? false,
-    });
+    const predictions = await predict(model, images.data, images.shape, { scores: options.scores ?? false });
     clusterMatrix.update(predictions.cluster, labels);
     linearMatrix.update(predictions.linear, labels);
+    done += indices.length;
     await options.onBatch?.({ items, predictions, shape: images.shape, labels });
   }
   return {
@@ -137,11 +148,11 @@ export async function evaluateDataset(
     linear: computeMetrics(linearMatrix, { matching: 'identity' }),
     clusterMatrix,
     linearMatrix,
-    images: n,
+    images: done,
   };
 }
 
-/** The official model-selection score: Cluster mIoU + Cluster Acc + Linear mIoU + Linear Acc (in %). */
+/** The official model-selection score (run.py:263-329): Cluster mIoU + Cluster Acc + Linear mIoU + Linear Acc, in %. */
 export function selectionScore(result: Pick<EvalResult, 'cluster' | 'linear'>): number {
   return 100 * (result.cluster.mIoU + result.cluster.accuracy + result.linear.mIoU + result.linear.accuracy);
 }

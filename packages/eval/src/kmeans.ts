@@ -11,8 +11,9 @@ export interface KMeansResult {
 }
 
 /**
- * Seeded spherical k-means (cosine similarity, k-means++ seeding): the demo's baseline that
- * clusters raw backbone features. Small and dependency-free; `x` is `[N, C]` row-major.
+ * Seeded spherical k-means (cosine similarity, k-means++ seeding, best of `restarts` by objective): the
+ * clustering of the demo's baselines (raw backbone features, head codes). Small and dependency-free;
+ * `x` is `[N, C]` row-major (not modified; rows are normalised on a copy).
  */
 export function kmeans(
   x: Float32Array,
