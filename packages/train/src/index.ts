@@ -28,7 +28,7 @@ export type { InferenceModel, LoadInferenceModelOptions } from './inference-mode
 export { loadInferenceModel } from './inference-model.js';
 export type { BaselineResult, FeatureFn } from './kmeans-baseline.js';
 export { featureFn, kmeansBaseline } from './kmeans-baseline.js';
-export type { HpModels, HpOptimizers, ModelSizes, OptimizerRates } from './models.js';
+export type { HpModels, HpOptimizers, ModelSizes, OptimizedModule, OptimizerRates } from './models.js';
 export {
   createHpModels,
   createHpOptimizers,
@@ -56,8 +56,8 @@ export type { DropoutMasks, StepDrawSizes, StepDraws } from './step-draws.js';
 export { disposeStepDraws, drawStepRandomness } from './step-draws.js';
 export type { Augment, AugmentMode, HostBatch } from './train-data.js';
 export { photometricAugment, TrainData } from './train-data.js';
-export type { StepConfig, StepInputs, StepResult } from './train-step.js';
-export { trainStep } from './train-step.js';
+export type { StepConfig, StepGradients, StepInputs, StepResult } from './train-step.js';
+export { disposeStepGradients, stepGradients, trainStep } from './train-step.js';
 export type {
   CheckpointKind,
   TrainEvent,

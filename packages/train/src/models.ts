@@ -31,6 +31,7 @@ export interface HpOptimizers {
 
 /** The optimised modules, in the order of `HpOptimizers` (and of the `optimizer.<module>.` checkpoint keys). */
 export const OPTIMIZED_MODULES = ['head', 'projectionHead', 'linearProbe', 'clusterProbe'] as const;
+export type OptimizedModule = (typeof OPTIMIZED_MODULES)[number];
 
 export interface ModelSizes {
   /** Backbone width C. */

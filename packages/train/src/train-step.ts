@@ -10,7 +10,7 @@ import {
   updateMomentumHead,
 } from '@hpseg/seg-head';
 import * as tf from '@tensorflow/tfjs-core';
-import { type HpModels, type HpOptimizers, OPTIMIZED_MODULES } from './models.js';
+import { type HpModels, type HpOptimizers, OPTIMIZED_MODULES, type OptimizedModule } from './models.js';
 import type { StepDraws } from './step-draws.js';
 
 /** Hyper-parameters of one step (from the resolved config; `stepConfigFrom`). */
@@ -58,8 +58,12 @@ export interface StepResult {
   readonly headGradNorm: number;
   /** False when the loss was not finite: no optimiser stepped (the momentum update had happened). */
   readonly applied: boolean;
-  /** Milliseconds: selection features, the gradient tape, the host read, clipping and optimiser steps. */
-  readonly timings: { readonly selection: number; readonly gradients: number; readonly update: number };
+  /**
+   * Milliseconds: `gradients` = selection features and the gradient tape (dispatch time on asynchronous
+   * backends); `update` = momentum update, clipping, the one host read (which waits for the device) and
+   * the optimiser steps.
+   */
+  readonly timings: { readonly gradients: number; readonly update: number };
 }
 
 /**
@@ -121,25 +125,30 @@ function checkInputs(models: HpModels, inputs: StepInputs): { B: number; h: numb
   return { B, h, w };
 }
 
+/** The step's objective terms and gradients, per optimised module, before clipping. */
+export interface StepGradients {
+  /** `[L, L_HP, L_cons, L_linear, L_cluster]`. */
+  readonly values: tf.Tensor1D;
+  readonly grads: Readonly<Record<OptimizedModule, GradMap>>;
+}
+
+/** Disposes the tensors of `stepGradients`' result. */
+export function disposeStepGradients(g: StepGradients): void {
+  g.values.dispose();
+  for (const m of OPTIMIZED_MODULES) disposeMap(g.grads[m]);
+}
+
 /**
- * One training step in the official order (hp-reference §3.10, `run.py:160-232`):
- * 1. selection features, no gradient: f̂ = normalize(Drop₅ f), ŝ′ = normalize(Drop₆ S′(Drop₂,₄ f));
- * 2. one tape for the official single backward of `L = L_HP + α·L_cons + L_linear + L_cluster`: the head
- *    with Drop₁,₃, the LHP mix with Drop₇, the projection head, `hiddenPositiveLoss`, the augmented view
- *    through the head (its own two masks) for the consistency term, and the probes on the detached code;
- * 3. the momentum update `θ′ ← m·θ′ + (1−m)·θ` (after this step's forward, before any optimiser step, so θ
- *    is still θ_{t−1});
- * 4. `clip_grad_norm_` on the head gradients only; one host read of every scalar; the four optimiser
- *    steps, skipped when the loss is not finite.
- * All randomness is in `draws`. Nothing leaves the gradient closure but its return value.
+ * Steps 1–2 of `trainStep`: the selection features without gradient, then one tape for the official
+ * single backward of `L = L_HP + α·L_cons + L_linear + L_cluster` (run.py:204-221). Synchronous and
+ * read-free; the caller owns the result (`disposeStepGradients`).
  */
-export async function trainStep(
+export function stepGradients(
   models: HpModels,
-  optimizers: HpOptimizers,
   inputs: StepInputs,
   config: StepConfig,
   draws: StepDraws,
-): Promise<StepResult> {
+): StepGradients {
   if (!gradientsRegistered()) {
     throw new HpError(
       'E_BACKEND',
@@ -158,8 +167,6 @@ export async function trainStep(
     m1 && m2 ? { training: true, masks: { cluster1: m1, cluster2: m2 } } : {};
   const alpha = config.consistencyWeight;
   const useAug = inputs.featAug !== null && alpha > 0;
-
-  const t0 = performance.now();
   // 1. Selection features (official out[0] and out[2], detached).
   const selection = tf.tidy(() => {
     const fDrop = drop(inputs.feat, masks?.features); // [B, h, w, C]
@@ -173,18 +180,14 @@ export async function trainStep(
       momentumHat: l2Normalize(tf.reshape(momentumDrop, [N, D])) as tf.Tensor2D, // [N, D]
     };
   });
-  const t1 = performance.now();
   const params: Record<string, tf.Variable> = {};
   for (const m of OPTIMIZED_MODULES) {
     for (const [k, v] of Object.entries(models[m].params as Record<string, tf.Variable>))
       params[`${m}/${k}`] = v;
   }
-  let values: tf.Tensor1D | null = null;
-  let grads: GradMap = {};
-  let clipped: { grads: GradMap; totalNorm: tf.Scalar } | null = null;
   try {
     // 2. The tape. Returns [L, L_HP, L_cons, L_linear, L_cluster].
-    ({ values, grads } = objectiveAndGradients(
+    const { values, grads } = objectiveAndGradients(
       () => {
         const code = models.head.forward(inputs.feat, headTraining(masks?.headCluster1, masks?.headCluster2)); // [B, h, w, D]
         const sMix = drop(mixLocalPositives(code, inputs.lhpWeights), masks?.mix); // [B, h, w, D]
@@ -224,30 +227,63 @@ export async function trainStep(
       },
       params,
       5,
-    ));
-    const t2 = performance.now();
+    );
+    const byModule = {} as Record<OptimizedModule, GradMap>;
+    for (const m of OPTIMIZED_MODULES) {
+      byModule[m] = {};
+      for (const [k, g] of Object.entries(grads))
+        if (k.startsWith(`${m}/`)) byModule[m][k.slice(m.length + 1)] = g;
+    }
+    return { values, grads: byModule };
+  } finally {
+    selection.featHat.dispose();
+    selection.momentumHat.dispose();
+  }
+}
+
+/**
+ * One training step in the official order (hp-reference §3.10, `run.py:160-232`):
+ * 1. selection features, no gradient: f̂ = normalize(Drop₅ f), ŝ′ = normalize(Drop₆ S′(Drop₂,₄ f));
+ * 2. one tape for the official single backward of `L = L_HP + α·L_cons + L_linear + L_cluster`: the head
+ *    with Drop₁,₃, the LHP mix with Drop₇, the projection head, `hiddenPositiveLoss`, the augmented view
+ *    through the head (its own two masks) for the consistency term, and the probes on the detached code
+ *    (`stepGradients`);
+ * 3. the momentum update `θ′ ← m·θ′ + (1−m)·θ` (after this step's forward, before any optimiser step, so θ
+ *    is still θ_{t−1});
+ * 4. `clip_grad_norm_` on the head gradients only; one host read of every scalar; the four optimiser
+ *    steps, skipped when the loss is not finite.
+ * All randomness is in `draws`. Nothing leaves the gradient closure but its return value.
+ */
+export async function trainStep(
+  models: HpModels,
+  optimizers: HpOptimizers,
+  inputs: StepInputs,
+  config: StepConfig,
+  draws: StepDraws,
+): Promise<StepResult> {
+  const t0 = performance.now();
+  const g = stepGradients(models, inputs, config, draws);
+  let clipped: { grads: GradMap; totalNorm: tf.Scalar } | null = null;
+  try {
+    const t1 = performance.now();
     // 3. Momentum update: after this step's forward, before any optimiser step.
     updateMomentumHead(models.head, models.momentumHead, config.momentum);
     // 4. Clip the head's gradients, read every scalar once, step.
-    const byModule = (m: string) => {
-      const out: GradMap = {};
-      for (const [k, g] of Object.entries(grads)) if (k.startsWith(`${m}/`)) out[k.slice(m.length + 1)] = g;
-      return out;
-    };
-    clipped = clipGradNorm(byModule('head'), config.gradNorm);
-    const scalars = tf.concat([values, tf.reshape(clipped.totalNorm, [1])]); // [6]
+    clipped = clipGradNorm(g.grads.head, config.gradNorm);
+    const norm = clipped.totalNorm;
+    const scalars = tf.tidy(() => tf.concat([g.values, tf.reshape(norm, [1])])); // [6]
     const read = await scalars.data();
     scalars.dispose();
     const [, hp, consistency, linear, cluster, headGradNorm] = Array.from(read) as number[];
-    const total = hp! + alpha * consistency! + linear! + cluster!;
+    const total = hp! + config.consistencyWeight * consistency! + linear! + cluster!;
     const applied = Number.isFinite(total);
     if (applied) {
       optimizers.head.step(clipped.grads);
-      optimizers.projectionHead.step(byModule('projectionHead'));
-      optimizers.linearProbe.step(byModule('linearProbe'));
-      optimizers.clusterProbe.step(byModule('clusterProbe'));
+      optimizers.projectionHead.step(g.grads.projectionHead);
+      optimizers.linearProbe.step(g.grads.linearProbe);
+      optimizers.clusterProbe.step(g.grads.clusterProbe);
     }
-    const t3 = performance.now();
+    const t2 = performance.now();
     return {
       total,
       hp: hp!,
@@ -256,17 +292,10 @@ export async function trainStep(
       cluster: cluster!,
       headGradNorm: headGradNorm!,
       applied,
-      timings: {
-        selection: Math.round(t1 - t0),
-        gradients: Math.round(t2 - t1),
-        update: Math.round(t3 - t2),
-      },
+      timings: { gradients: Math.round(t1 - t0), update: Math.round(t2 - t1) },
     };
   } finally {
-    selection.featHat.dispose();
-    selection.momentumHat.dispose();
-    (values as tf.Tensor | null)?.dispose();
-    disposeMap(grads);
+    disposeStepGradients(g);
     if (clipped) {
       disposeMap(clipped.grads);
       clipped.totalNorm.dispose();
