@@ -9,6 +9,7 @@ const projects = [
   'packages/datasets',
   'packages/eval',
   'apps/cli',
+  'tools/checks', // repository-wide source checks (sync reads on webgpu paths)
 ];
 
 export default defineConfig({
