@@ -15,11 +15,19 @@ export interface GpuLibraryReport {
   readonly eglMesa: string | null;
   /** Vulkan ICD manifests (`*.json` in the loader's search folders, or `VK_DRIVER_FILES`/`VK_ICD_FILENAMES`), with the library each names. */
   readonly vulkanIcds: readonly { readonly manifest: string; readonly library: string | null }[];
+  /** glvnd EGL vendor manifests (`10_nvidia.json`, `50_mesa.json`, ...): which EGL drivers libEGL.so.1 can dispatch to. */
+  readonly eglVendors: readonly string[];
   /** `/dev/nvidia*` device nodes present (an NVIDIA driver is loaded and visible here). */
   readonly nvidiaDevices: readonly string[];
   /** Missing pieces, one line each, with the Debian package or driver part that provides them. */
   readonly missing: readonly string[];
 }
+
+const EGL_VENDOR_FOLDERS = [
+  '/etc/glvnd/egl_vendor.d',
+  '/usr/share/glvnd/egl_vendor.d',
+  '/usr/local/share/glvnd/egl_vendor.d',
+];
 
 const ICD_FOLDERS = [
   '/etc/vulkan/icd.d',
@@ -50,11 +58,9 @@ function findLibrary(name: string, folders: readonly string[]): string | null {
   return null;
 }
 
-function icdManifests(): string[] {
-  const explicit = process.env.VK_DRIVER_FILES ?? process.env.VK_ICD_FILENAMES;
-  if (explicit) return explicit.split(delimiter).filter((p) => p !== '');
+function jsonFiles(folders: readonly string[]): string[] {
   const out: string[] = [];
-  for (const folder of ICD_FOLDERS) {
+  for (const folder of folders) {
     try {
       for (const name of readdirSync(folder).sort()) if (name.endsWith('.json')) out.push(join(folder, name));
     } catch {
@@ -62,6 +68,12 @@ function icdManifests(): string[] {
     }
   }
   return out;
+}
+
+function icdManifests(): string[] {
+  const explicit = process.env.VK_DRIVER_FILES ?? process.env.VK_ICD_FILENAMES;
+  if (explicit) return explicit.split(delimiter).filter((p) => p !== '');
+  return jsonFiles(ICD_FOLDERS);
 }
 
 function icdLibrary(manifest: string): string | null {
@@ -88,6 +100,7 @@ export function gpuLibraryReport(): GpuLibraryReport {
       eglRuntime: null,
       eglMesa: null,
       vulkanIcds: [],
+      eglVendors: [],
       nvidiaDevices: [],
       missing: [],
     };
@@ -129,5 +142,18 @@ export function gpuLibraryReport(): GpuLibraryReport {
       'libEGL_mesa.so.0 (software OpenGL through Mesa: Debian packages libegl-mesa0 libgl1-mesa-dri)',
     );
   }
-  return { platform: 'linux', vulkanLoader, egl, eglRuntime, eglMesa, vulkanIcds, nvidiaDevices, missing };
+  const eglVendors = process.env.__EGL_VENDOR_LIBRARY_FILENAMES
+    ? process.env.__EGL_VENDOR_LIBRARY_FILENAMES.split(delimiter).filter((p) => p !== '')
+    : jsonFiles(EGL_VENDOR_FOLDERS);
+  return {
+    platform: 'linux',
+    vulkanLoader,
+    egl,
+    eglRuntime,
+    eglMesa,
+    vulkanIcds,
+    eglVendors,
+    nvidiaDevices,
+    missing,
+  };
 }
