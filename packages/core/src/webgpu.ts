@@ -133,6 +133,8 @@ const DEFAULT_DAWN_BACKENDS = ['default', 'opengl', 'opengles'] as const;
 
 const MAX_RECORDED_ERRORS = 10;
 
+const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+
 /** True for CPU implementations of WebGPU (by the fallback flag or by their well-known names). */
 export function isSoftwareAdapter(adapter: GpuAdapterLike): boolean {
   const info = adapter.info ?? {};
@@ -240,7 +242,7 @@ function existingNavigatorGpu(): GpuLike | null {
 }
 
 function dawnBackendList(options: WebGpuOptions): string[] {
-  const fromEnv = process.env.HPSEG_WEBGPU_BACKENDS;
+  const fromEnv = isNode ? process.env.HPSEG_WEBGPU_BACKENDS : undefined;
   if (options.dawnBackends !== undefined) return [...options.dawnBackends];
   if (fromEnv !== undefined && fromEnv.trim() !== '') {
     return fromEnv
@@ -376,14 +378,14 @@ async function loadTfjsWebGpu(): Promise<WebGpuBackendClass> {
 function noAdapterError(attempts: readonly AdapterAttempt[], allowSoftware: boolean): HpError {
   const tried = attempts.map((a) => `${a.source} (${a.request}): ${a.result}`).join('; ');
   const softwareOnly = !allowSoftware && attempts.some((a) => a.result.endsWith('(software)'));
-  const libs = gpuLibraryReport();
+  const libs = isNode ? gpuLibraryReport() : { missing: [] };
   const missing = libs.missing.length > 0 ? ` Missing here: ${libs.missing.join('; ')}.` : '';
   return new HpError(
     'E_BACKEND',
     `selectBackend: no WebGPU adapter: expected ${softwareOnly ? 'a hardware adapter (software adapters are refused by allowSoftware: false)' : 'a GPU or software adapter'}, got ${tried || 'nothing to try'}.${missing} Dawn prints its own reasons on stderr.`,
     {
       hint:
-        process.platform === 'linux'
+        isNode && process.platform === 'linux'
           ? 'GPU: the vendor driver with its Vulkan ICD + libvulkan1; no GPU: apt-get install libegl1 libegl-dev libegl-mesa0 libgl1-mesa-dri (software OpenGL adapter)'
           : 'a browser or a platform with WebGPU support (the webgpu package ships Dawn for linux, macOS and Windows)',
       details: { attempts, missing: libs.missing },
