@@ -344,7 +344,7 @@ function withClearSyncReads(Base: WebGpuBackendClass): WebGpuBackendClass {
         if (!/OffscreenCanvas/.test(String((error as Error)?.message))) throw error;
         throw new HpError(
           'E_BACKEND',
-          'dataSync: synchronous reads do not work on the webgpu backend here: expected an async read (`await t.data()`, `await t.array()`, `await t.buffer()`), got a sync read of a tensor that lives on the GPU (tfjs-backend-webgpu reads synchronously through OffscreenCanvas, which Node lacks)',
+          'webgpu backend: synchronous reads do not work here: expected an async read (`await t.data()`, `await t.array()`, `await t.buffer()`), got a synchronous read (dataSync, arraySync, bufferSync, or a tensor moved to another backend) of a tensor that lives on the GPU (tfjs-backend-webgpu reads synchronously through OffscreenCanvas, which Node lacks)',
           {
             cause: error,
             hint: 'replace dataSync()/arraySync()/bufferSync() with await data()/array()/buffer()',
