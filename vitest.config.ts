@@ -10,6 +10,7 @@ const projects = [
   'packages/eval',
   'packages/train',
   'apps/cli',
+  'tools/checks', // repository-wide source checks (sync reads on webgpu paths)
 ];
 
 export default defineConfig({

@@ -1,5 +1,17 @@
-export type { BackendChoice, ConcreteBackend } from './backend.js';
-export { availableBackends, BACKEND_CHOICES, selectBackend } from './backend.js';
+export type {
+  BackendChoice,
+  BackendDescription,
+  ConcreteBackend,
+  KnownBackend,
+  SelectBackendOptions,
+} from './backend.js';
+export {
+  availableBackends,
+  BACKEND_CHOICES,
+  describeBackend,
+  formatBackend,
+  selectBackend,
+} from './backend.js';
 export { crc32 } from './checkpoint/crc32.js';
 export {
   bfloat16ToFloat32,
@@ -30,10 +42,23 @@ export { downloadFile, sha256File } from './download.js';
 export type { HpErrorCode, HpErrorOptions } from './errors.js';
 export { describeValue, HpError, isHpError } from './errors.js';
 export { readFileChecked, temporaryPathFor, writeFileAtomic, writeJsonAtomic } from './fs.js';
+export type { GpuLibraryReport } from './gpu-libraries.js';
+export { gpuLibraryReport } from './gpu-libraries.js';
 export { IMAGENET_MEAN, IMAGENET_STD } from './imagenet.js';
 export { deriveSeed, mulberry32, permutation, randomSeed } from './random.js';
 export type { DimSpec } from './shape.js';
 export { assertInt, assertNumber, assertShape, formatShape, sizeOf } from './shape.js';
 export { L2_NORMALIZE_EPS, l2Normalize, l2NormalizeRows } from './tensor/l2-normalize.js';
+export type {
+  AdapterAttempt,
+  GpuAdapterInfoLike,
+  GpuAdapterLike,
+  GpuDeviceLike,
+  GpuLike,
+  WebGpuAdapterDescription,
+  WebGpuFeatureLevel,
+  WebGpuOptions,
+} from './webgpu.js';
+export { isSoftwareAdapter, webgpuAdapterAttempts } from './webgpu.js';
 export type { WorkerEntry, WorkerEntryOptions } from './worker-entry.js';
 export { resolveWorkerEntry } from './worker-entry.js';

@@ -1,0 +1,198 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+/*
+ * No synchronous tensor reads on paths that can run on WebGPU (issue #13). On the webgpu backend
+ * `dataSync()`, `arraySync()` and `bufferSync()` of a tensor that lives on the GPU stall the
+ * pipeline, and in Node they fail outright (tfjs-backend-webgpu reads synchronously through
+ * OffscreenCanvas; @hpseg/core turns that into an E_BACKEND naming the async read). Every such call
+ * in packages/<name>/src and apps/<name>/src must be listed below, with its reason.
+ */
+
+const ROOT = join(import.meta.dirname, '..', '..', '..');
+
+interface SyncRead {
+  /** Path from the repository root. */
+  readonly file: string;
+  /** The source line, trimmed (the key: it survives lines moving, not the line changing). */
+  readonly line: string;
+  readonly why: string;
+}
+
+/** Synchronous on purpose: these run only on CPU backends, never on webgpu. */
+const ALLOWED: readonly SyncRead[] = [
+  {
+    file: 'packages/backbone-vit/src/row-exchange.ts',
+    line: 'data.set(k[head]!.dataSync() as Float32Array, area(parity, 0, head) + o.start * o.headDim);',
+    why: "tfjs engine with workers: each worker thread selects its own wasm backend (tfjs-worker.ts: selectBackend('wasm')) and exchanges keys through shared memory inside a synchronous forward",
+  },
+  {
+    file: 'packages/backbone-vit/src/row-exchange.ts',
+    line: 'data.set(v[head]!.dataSync() as Float32Array, area(parity, 1, head) + o.start * o.headDim);',
+    why: 'as above (values)',
+  },
+];
+
+/**
+ * Synchronous reads on paths that can run on webgpu, still to be made asynchronous (issue #13).
+ * Listed so that this check passes meanwhile and no new one slips in. When one is removed, this
+ * test fails with "no longer found": delete its entry here.
+ */
+const PENDING: readonly SyncRead[] = [
+  {
+    file: 'packages/eval/src/labels.ts',
+    line: 'const values = input.dataSync() as Int32Array | Float32Array | Uint8Array;',
+    why: 'label tensors passed to the metrics (a tensor from a GPU backend is read synchronously)',
+  },
+  {
+    file: 'packages/hidden-positives/src/hidden-positive-loss.ts',
+    line: 'const numValid = validSum.dataSync()[0]!;',
+    why: 'valid-anchor count of every image block, inside the loss (being removed on another branch)',
+  },
+  {
+    file: 'packages/hidden-positives/src/reference-pool.ts',
+    line: 'return rows.dataSync() as Float32Array;',
+    why: 'ReferencePool.add reads the picked patch rows',
+  },
+  {
+    file: 'packages/seg-head/src/optim/adam.ts',
+    line: 'data: Float32Array.from(t.dataSync() as Float32Array),',
+    why: 'Optimizer.getState reads the Adam moments (checkpoints)',
+  },
+  ...[
+    'cluster.set(tf.argMax(cos, -1).dataSync() as Int32Array, b * H * W);',
+    'linear.set(tf.argMax(logits, -1).dataSync() as Int32Array, b * H * W);',
+    'clusterLogProbs.set(tf.logSoftmax(tf.mul(cos, 2), -1).dataSync() as Float32Array, b * H * W * K);',
+    'linearLogProbs.set(tf.logSoftmax(logits, -1).dataSync() as Float32Array, b * H * W * KL);',
+  ].map((line) => ({
+    file: 'apps/cli/src/evaluate.ts',
+    line,
+    why: 'evaluation: predictions and CRF inputs',
+  })),
+  {
+    file: 'apps/cli/src/train/models.ts',
+    line: "t.dtype === 'int32' ? Int32Array.from(t.dataSync() as Int32Array) : Float32Array.from(t.dataSync());",
+    why: 'checkpoint writing (host copy of the weights)',
+  },
+  ...[
+    'hpValue = hp.dataSync()[0] as number;',
+    'consValue = cons.dataSync()[0] as number;',
+    'const headGradNorm = clipped.totalNorm.dataSync()[0] as number;',
+    'const linearValue = lin.value.dataSync()[0] as number;',
+    'const clusterValue = clu.value.dataSync()[0] as number;',
+  ].map((line) => ({
+    file: 'apps/cli/src/train/step.ts',
+    line,
+    why: 'training step: five host reads per step (target: one)',
+  })),
+  ...[
+    'out.agnostic = Float32Array.from(rows.dataSync());',
+    'out.specific = Float32Array.from(rows.dataSync());',
+  ].map((line) => ({ file: 'apps/cli/src/train/pools.ts', line, why: 'pool state for checkpoints' })),
+  ...[
+    'const tokens = main.patchTokens.dataSync() as Float32Array;',
+    'const weights = lhp.dataSync() as Float32Array;',
+    'aug.push(Float32Array.from(o.patchTokens.dataSync()));',
+  ].map((line) => ({ file: 'apps/cli/src/commands/features.ts', line, why: 'feature cache writing' })),
+  ...['rows.push(Float32Array.from(feat.dataSync()));', 'const pixels = up.dataSync() as Float32Array;'].map(
+    (line) => ({ file: 'apps/cli/src/baseline.ts', line, why: 'k-means baseline of the demo' }),
+  ),
+];
+
+const SYNC_READ = /\.(dataSync|arraySync|bufferSync)\s*\(/;
+
+function sourceFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out.push(...sourceFiles(path));
+    else if (/\.(ts|mts|js|mjs)$/.test(name) && !name.endsWith('.d.ts')) out.push(path);
+  }
+  return out;
+}
+
+/** Every source file under packages/<name>/src and apps/<name>/src. */
+function workspaceSources(): string[] {
+  const out: string[] = [];
+  for (const group of ['packages', 'apps']) {
+    for (const name of readdirSync(join(ROOT, group)).sort()) {
+      const src = join(ROOT, group, name, 'src');
+      try {
+        if (statSync(src).isDirectory()) out.push(...sourceFiles(src));
+      } catch {
+        // a package without src/
+      }
+    }
+  }
+  return out;
+}
+
+/** Removes block comments and `//` line comments (not `://` inside URLs), keeping the line count. */
+function stripComments(text: string): string {
+  return text
+    .replace(/\/\*[\s\S]*?\*\//g, (c) => c.replace(/[^\n]/g, ' '))
+    .split('\n')
+    .map((l) => l.replace(/(^|[^:'"`])\/\/.*$/, '$1'))
+    .join('\n');
+}
+
+/** Every synchronous read in the workspace sources: file, line number and trimmed line. */
+function findSyncReads(): { file: string; lineNumber: number; line: string }[] {
+  const found: { file: string; lineNumber: number; line: string }[] = [];
+  for (const path of workspaceSources()) {
+    const original = readFileSync(path, 'utf8').split('\n');
+    stripComments(original.join('\n'))
+      .split('\n')
+      .forEach((code, i) => {
+        if (SYNC_READ.test(code)) {
+          found.push({ file: relative(ROOT, path), lineNumber: i + 1, line: original[i]!.trim() });
+        }
+      });
+  }
+  return found;
+}
+
+const key = (r: { file: string; line: string }) => `${r.file}: ${r.line}`;
+
+describe('no synchronous tensor reads on paths that can run on webgpu', () => {
+  it('finds the calls it is meant to find (and not those in comments or property checks)', () => {
+    const code = [
+      'const a = t.dataSync();',
+      'const b = await t.data(); // not t.dataSync()',
+      "if (typeof x.dataSync === 'function') {}",
+      '/* t.arraySync() */ const c = t.bufferSync ();',
+      "const url = 'https://example.org'; const d = x.arraySync();",
+    ].join('\n');
+    const hits = stripComments(code)
+      .split('\n')
+      .map((l, i) => (SYNC_READ.test(l) ? i + 1 : 0))
+      .filter((i) => i > 0);
+    expect(hits).toEqual([1, 4, 5]);
+  });
+
+  it('every synchronous read in packages/*/src and apps/*/src is allowed (CPU-only) or pending removal', () => {
+    const found = findSyncReads();
+    const listed = new Map<string, number>();
+    for (const r of [...ALLOWED, ...PENDING]) listed.set(key(r), (listed.get(key(r)) ?? 0) + 1);
+    const unlisted = found.filter((r) => {
+      const n = listed.get(key(r)) ?? 0;
+      if (n === 0) return true;
+      listed.set(key(r), n - 1);
+      return false;
+    });
+    const stale = [...listed.entries()].filter(([, n]) => n > 0).map(([k]) => k);
+    const lines = [
+      ...unlisted.map(
+        (r) =>
+          `new synchronous read at ${r.file}:${r.lineNumber}: ${r.line} (use await data()/array()/buffer(); if it only ever runs on a CPU backend, add it to ALLOWED with the reason)`,
+      ),
+      ...stale.map((k) => `no longer found (delete its entry in tools/checks/test/sync-reads.test.ts): ${k}`),
+    ];
+    expect(lines, lines.join('\n')).toEqual([]);
+  });
+
+  it('each listed place gives its reason', () => {
+    for (const r of [...ALLOWED, ...PENDING]) expect(r.why.length).toBeGreaterThan(10);
+  });
+});

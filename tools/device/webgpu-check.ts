@@ -1,0 +1,318 @@
+/**
+ * The WebGPU device check (run by tools/device/webgpu-check.sh, which documents the options):
+ * 1. the machine and its GPU libraries, 2. the WebGPU adapter, 3. the webgpu golden tests,
+ * 4. timings of the same work on webgpu, TF.js wasm and ONNX Runtime CPU.
+ * Every stage runs even when an earlier one failed (except without an adapter); the exit code is
+ * non-zero when any stage failed, and the summary lists which.
+ */
+import { spawnSync } from 'node:child_process';
+import { availableParallelism, cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { type Backbone, loadBackbone, randomVitWeights } from '@hpseg/backbone-vit';
+import {
+  describeBackend,
+  formatBackend,
+  gpuLibraryReport,
+  selectBackend,
+  type WebGpuAdapterDescription,
+  webgpuAdapterAttempts,
+} from '@hpseg/core';
+import { hiddenPositiveLoss, l2Normalize } from '@hpseg/hidden-positives';
+import * as tf from '@tensorflow/tfjs-core';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const argv = process.argv.slice(2);
+const option = (name: string, fallback: number) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? Number(argv[i + 1]) : fallback;
+};
+/** Timed runs per case after one warm-up (median reported). */
+const RUNS = Math.max(1, Math.floor(option('--runs', 3)) || 1);
+/** Also run the wasm HP loss at B = 64 (2,025 s on a 2-vCPU machine: packages/hidden-positives/README.md). */
+const FULL = argv.includes('--full');
+const SKIP_TESTS = argv.includes('--no-tests');
+
+/** ViT-S/8 (DINO `dino_deitsmall8_300ep_pretrain` shapes), random weights. */
+const VITS8 = { embedDim: 384, depth: 12, numHeads: 6, patchSize: 8, trainedGrid: 28, mlpRatio: 4 };
+/** The HP loss at official widths (hidden-positives bench): 28×28 patches, D, C, Q, τ, ρ, λ. */
+const HP = { grid: 28, D: 512, C: 384, Q: 2048, tau: 0.8, rho: 0.02, lambda: 0.5 };
+
+const failures: string[] = [];
+const rows: { work: string; engine: string; result: string }[] = [];
+
+function section(title: string): void {
+  console.log(`\n=== ${title} ===`);
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function errorText(error: unknown): string {
+  return String((error as Error)?.message ?? error).split('\n')[0]!;
+}
+
+async function timed(runs: number, once: () => Promise<void>): Promise<{ ms: number; all: number[] }> {
+  await once(); // warm-up: shader / kernel compilation, ONNX Runtime session, positional embedding
+  const all: number[] = [];
+  for (let i = 0; i < runs; i += 1) {
+    const t0 = performance.now();
+    await once();
+    all.push(performance.now() - t0);
+  }
+  return { ms: median(all), all };
+}
+
+function record(work: string, engine: string, result: string): void {
+  rows.push({ work, engine, result });
+  console.log(`${work} | ${engine} | ${result}`);
+}
+
+async function stage(work: string, engine: string, fn: () => Promise<string>): Promise<void> {
+  try {
+    record(work, engine, await fn());
+  } catch (error) {
+    failures.push(`${work} on ${engine}: ${errorText(error)}`);
+    record(work, engine, `FAILED: ${errorText(error)}`);
+  }
+}
+
+function machine(): void {
+  section('1. machine');
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  console.log(
+    `node ${process.version}, ${process.platform}-${process.arch}, ${availableParallelism()} cores (${cpu}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB`,
+  );
+  const smi = spawnSync(
+    'nvidia-smi',
+    ['--query-gpu=name,driver_version,memory.total', '--format=csv,noheader'],
+    {
+      encoding: 'utf8',
+    },
+  );
+  console.log(smi.status === 0 ? `nvidia-smi: ${smi.stdout.trim()}` : 'nvidia-smi: not available');
+  const libs = gpuLibraryReport();
+  if (libs.platform === 'linux') {
+    console.log(`libvulkan.so.1: ${libs.vulkanLoader ?? 'MISSING'}`);
+    console.log(
+      `Vulkan ICDs: ${libs.vulkanIcds.map((i) => `${i.manifest} → ${i.library ?? '?'}`).join(', ') || 'NONE'}`,
+    );
+    console.log(`libEGL.so: ${libs.egl ?? 'MISSING'}; libEGL.so.1: ${libs.eglRuntime ?? 'MISSING'}`);
+    console.log(
+      `EGL vendors: ${libs.eglVendors.join(', ') || 'none'}; Mesa EGL: ${libs.eglMesa ?? 'MISSING'}`,
+    );
+    console.log(`NVIDIA device nodes: ${libs.nvidiaDevices.join(' ') || 'none'}`);
+    for (const line of libs.missing) console.log(`MISSING: ${line}`);
+  }
+}
+
+async function adapter(): Promise<WebGpuAdapterDescription | null> {
+  section('2. WebGPU adapter');
+  try {
+    await selectBackend('webgpu');
+  } catch (error) {
+    console.log(`no adapter: ${(error as Error).message}`);
+    failures.push(`adapter: ${errorText(error)}`);
+    return null;
+  }
+  for (const a of webgpuAdapterAttempts()) console.log(`tried ${a.source} (${a.request}): ${a.result}`);
+  const d = describeBackend();
+  console.log(`using: ${formatBackend(d)}`);
+  console.log(`limits: ${JSON.stringify(d.webgpu!.limits)}`);
+  if (d.webgpu!.software) {
+    console.log(
+      'NOTE: this is a SOFTWARE adapter (a CPU running the GPU code): results are checked, but its timings below mean nothing for a GPU.',
+    );
+  }
+  await selectBackend('cpu');
+  return d.webgpu;
+}
+
+function goldenTests(): void {
+  section('3. webgpu golden tests');
+  if (SKIP_TESTS) {
+    console.log('skipped (--no-tests)');
+    return;
+  }
+  const files = ['core', 'backbone-vit', 'seg-head', 'hidden-positives'].map(
+    (p) => `packages/${p}/test/webgpu.test.ts`,
+  );
+  const vitest = spawnSync(
+    process.execPath,
+    [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...files],
+    {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, HPSEG_REQUIRE_WEBGPU: '1' }, // no adapter = failure here, not a skip
+      maxBuffer: 64 * 2 ** 20,
+    },
+  );
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: strip ANSI colours from vitest's output
+  const out = `${vitest.stdout}${vitest.stderr}`.replace(/\x1b\[[0-9;]*m/g, '');
+  for (const line of out.split('\n')) {
+    if (
+      /(webgpu \w+ [\dx]+: |golden tests on: |Test Files|Tests {2}| FAIL |AssertionError|HpError)/.test(line)
+    ) {
+      console.log(line.trim());
+    }
+  }
+  if (vitest.status !== 0) failures.push(`golden tests: vitest exited with ${vitest.status}`);
+}
+
+async function vitForward(): Promise<void> {
+  const work = 'ViT-S/8 forward, 224 px, batch 1 (random weights)';
+  const weights = randomVitWeights(VITS8, 0);
+  const engines: { engine: string; backend: string; options: Parameters<typeof loadBackbone>[1] }[] = [
+    { engine: 'webgpu (tfjs engine)', backend: 'webgpu', options: { engine: 'tfjs' } },
+    { engine: 'wasm (tfjs engine, 1 thread)', backend: 'wasm', options: { engine: 'tfjs' } },
+    {
+      engine: `ONNX Runtime CPU (${availableParallelism()} threads)`,
+      backend: 'cpu',
+      options: { engine: 'onnx' },
+    },
+  ];
+  for (const e of engines) {
+    await stage(work, e.engine, async () => {
+      await selectBackend(e.backend);
+      let backbone: Backbone | null = null;
+      const images = tf.randomNormal([1, 224, 224, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
+      try {
+        backbone = await loadBackbone(weights, e.options);
+        const b = backbone;
+        const { ms, all } = await timed(RUNS, async () => {
+          const out = await b.forward(images);
+          await out.patchTokens.data(); // until the result is on the host (GPU work is asynchronous)
+          tf.dispose(Object.values(out));
+        });
+        return `${ms.toFixed(0)} ms (runs ${all.map((x) => x.toFixed(0)).join(', ')})`;
+      } finally {
+        images.dispose();
+        await backbone?.dispose();
+      }
+    });
+  }
+}
+
+function hpInputs(batch: number) {
+  const n = batch * HP.grid * HP.grid;
+  return tf.tidy(() => ({
+    z: l2Normalize(tf.randomNormal([n, HP.D], 0, 1, 'float32', 1)) as tf.Tensor2D,
+    zMix: l2Normalize(tf.randomNormal([n, HP.D], 0, 1, 'float32', 2)) as tf.Tensor2D,
+    featBackbone: tf.randomNormal([n, HP.C], 0, 1, 'float32', 3) as tf.Tensor2D,
+    codeMomentum: tf.randomNormal([n, HP.D], 0, 1, 'float32', 4) as tf.Tensor2D,
+    poolAgnostic: tf.randomNormal([HP.Q, HP.C], 0, 1, 'float32', 5) as tf.Tensor2D,
+    poolSpecific: tf.randomNormal([HP.Q, HP.D], 0, 1, 'float32', 6) as tf.Tensor2D,
+  }));
+}
+
+async function hpLossOnce(x: ReturnType<typeof hpInputs>): Promise<void> {
+  const { value, grads } = tf.valueAndGrads((z: tf.Tensor, zMix: tf.Tensor) =>
+    hiddenPositiveLoss({
+      ...x,
+      z: z as tf.Tensor2D,
+      zMix: zMix as tf.Tensor2D,
+      lambda: HP.lambda,
+      temperature: HP.tau,
+      negativeKeepRatio: HP.rho,
+      gridSize: HP.grid,
+      seed: 0,
+    }),
+  )([x.z, x.zMix]);
+  try {
+    await Promise.all([value.data(), grads[0]!.data(), grads[1]!.data()]);
+  } finally {
+    tf.dispose([value, ...grads]);
+  }
+}
+
+async function hpLoss(gpu: WebGpuAdapterDescription): Promise<void> {
+  for (const batch of [8, 64]) {
+    const n = batch * HP.grid * HP.grid;
+    const work = `HP loss forward + backward, B = ${batch} (N = ${n.toLocaleString('en')}, D ${HP.D}, C ${HP.C}, Q ${HP.Q}, ρ ${HP.rho})`;
+    const blockBytes = HP.grid * HP.grid * n * 4; // one [P, N] float32 block
+    const runs = batch === 64 ? 1 : RUNS;
+    const engines = [
+      { engine: 'webgpu', backend: 'webgpu' },
+      { engine: 'wasm (1 thread)', backend: 'wasm' },
+    ];
+    for (const e of engines) {
+      if (e.backend === 'webgpu' && blockBytes > gpu.limits.maxStorageBufferBindingSize) {
+        record(
+          work,
+          e.engine,
+          `not run: a [P, N] block is ${(blockBytes / 2 ** 20).toFixed(0)} MiB, over this adapter's maxStorageBufferBindingSize of ${(gpu.limits.maxStorageBufferBindingSize / 2 ** 20).toFixed(0)} MiB`,
+        );
+        continue;
+      }
+      if (e.backend === 'wasm' && batch === 64 && !FULL) {
+        record(
+          work,
+          e.engine,
+          'not run (--full runs it): 2,025 s measured on a 2-vCPU machine (packages/hidden-positives/README.md)',
+        );
+        continue;
+      }
+      await stage(work, e.engine, async () => {
+        await selectBackend(e.backend);
+        const x = hpInputs(batch);
+        try {
+          const { ms, all } = await timed(runs, () => hpLossOnce(x));
+          return `${(ms / 1000).toFixed(2)} s (runs ${all.map((v) => (v / 1000).toFixed(2)).join(', ')}; warm-up excluded)`;
+        } finally {
+          tf.dispose(Object.values(x));
+        }
+      });
+    }
+    record(work, 'ONNX Runtime CPU', 'n/a: hpseg has no ONNX graph of the HP loss');
+  }
+}
+
+function trainingStep(): void {
+  // ------------------------------------------------------------------------------------------
+  // TODO(lead, issue #13): one full training step at B = 64 at official widths (ViT-S/8 features,
+  // head, LHP, HP loss, consistency, probes, optimisers, momentum update), on webgpu, wasm and with
+  // the ONNX Runtime backbone, once @hpseg/train exposes its step. Fill it in here, in the same
+  // `stage(work, engine, fn)` form as above.
+  // ------------------------------------------------------------------------------------------
+  record(
+    'training step, B = 64, official widths',
+    'all',
+    'not implemented yet (waits for @hpseg/train; see tools/device/webgpu-check.ts)',
+  );
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  machine();
+  const gpu = await adapter();
+  if (gpu === null) {
+    console.log(
+      '\nNo WebGPU adapter: nothing more to check. The MISSING lines above say what this machine lacks.',
+    );
+    process.exitCode = 2;
+    return;
+  }
+  goldenTests();
+  section(
+    `4. timings (median of ${RUNS} after one warm-up${gpu.software ? '; SOFTWARE adapter: the webgpu numbers mean nothing for a GPU' : ''})`,
+  );
+  await vitForward();
+  await hpLoss(gpu);
+  trainingStep();
+
+  section('summary');
+  console.log(
+    `adapter: ${gpu.device || gpu.description}${gpu.software ? ' (SOFTWARE: timings mean nothing)' : ''}`,
+  );
+  const width = Math.max(...rows.map((r) => r.work.length));
+  for (const r of rows) console.log(`${r.work.padEnd(width)} | ${r.engine} | ${r.result}`);
+  console.log(`total ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  if (failures.length > 0) {
+    console.log(`\n${failures.length} stage(s) FAILED:`);
+    for (const f of failures) console.log(`- ${f}`);
+    process.exitCode = 1;
+  }
+}
+
+await main();
