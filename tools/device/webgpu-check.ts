@@ -13,11 +13,12 @@ import {
   describeBackend,
   formatBackend,
   gpuLibraryReport,
+  l2Normalize,
   selectBackend,
   type WebGpuAdapterDescription,
   webgpuAdapterAttempts,
 } from '@hpseg/core';
-import { hiddenPositiveLoss, l2Normalize } from '@hpseg/hidden-positives';
+import { hiddenPositiveLoss } from '@hpseg/hidden-positives';
 import * as tf from '@tensorflow/tfjs-core';
 
 const ROOT = join(import.meta.dirname, '..', '..');

@@ -1,4 +1,4 @@
-import { describeBackend, formatBackend, isHpError, selectBackend } from '@hpseg/core';
+import { describeBackend, formatBackend, isHpError, l2Normalize, selectBackend } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 // Test-only, as in lhp-chain.golden.test.ts: the reshapes of the chain need registered gradients.
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
@@ -6,7 +6,6 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   consistencyLoss,
   hiddenPositiveLoss,
-  l2Normalize,
   localPositiveWeights,
   mixLocalPositives,
   ReferencePool,
@@ -24,11 +23,8 @@ import { webgpuSkipReason } from './webgpu-available.js';
  * reads nothing synchronously (work in progress on another branch), and they must pass.
  */
 const HP_LOSS_READS_SYNC = true;
-/** ReferencePool.add reads the picked rows with `dataSync()` (src/reference-pool.ts, pickPatches). */
-const POOL_ADD_READS_SYNC = true;
 
 const hpIt = HP_LOSS_READS_SYNC ? it.fails : it;
-const poolIt = POOL_ADD_READS_SYNC ? it.fails : it;
 
 /**
  * Runs `body`; an error other than the expected synchronous-read E_BACKEND makes it return normally,
@@ -265,21 +261,19 @@ describe.skipIf(skip !== null)('hidden-positives on webgpu', () => {
     );
   });
 
-  poolIt('ReferencePool.add stores the chosen patches from GPU features', () =>
-    failsOnlyBySyncRead(async () => {
-      const pool = new ReferencePool({ size: 2, width: 3 });
-      // a matmul, so the features live on the GPU (tiny inputs would stay on the CPU)
-      const feats = tf.tidy(() => tf.reshape(tf.matMul(tf.ones([8, 4]), tf.ones([4, 3])), [2, 2, 2, 3]));
-      try {
-        expect(pool.add(feats, [3, 1])).toEqual([3, 1]);
-        const rows = pool.toTensor();
-        expectClose(await rows.data(), Array(6).fill(1 / Math.sqrt(3)), 1e-6, 'pool rows');
-        rows.dispose();
-      } finally {
-        feats.dispose();
-      }
-    }),
-  );
+  it('ReferencePool.add stores the chosen patches from GPU features (asynchronous read)', async () => {
+    const pool = new ReferencePool({ size: 2, width: 3 });
+    // a matmul, so the features live on the GPU (tiny inputs would stay on the CPU)
+    const feats = tf.tidy(() => tf.reshape(tf.matMul(tf.ones([8, 4]), tf.ones([4, 3])), [2, 2, 2, 3]));
+    try {
+      expect(await pool.add(feats, [3, 1])).toEqual([3, 1]);
+      const rows = pool.toTensor();
+      expectClose(await rows.data(), Array(6).fill(1 / Math.sqrt(3)), 1e-6, 'pool rows');
+      rows.dispose();
+    } finally {
+      feats.dispose();
+    }
+  });
 });
 
 if (skip !== null) it.skip(`webgpu golden tests: skipped (${skip})`, () => {});
