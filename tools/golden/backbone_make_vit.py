@@ -1,7 +1,7 @@
 """Golden fixtures for @hpseg/backbone-vit.
 
 Our own PyTorch implementation of the DINO ViT (facebookresearch/dino `vision_transformer.py`
-semantics, written from /work/shared/spec/hp-reference.md section 1.1): conv patch embedding,
+semantics, written from docs/official-behaviour.md §1.1): conv patch embedding,
 CLS token, bicubic positional-embedding interpolation with the +0.1 scale rule, pre-norm blocks,
 LayerNorm eps 1e-6, exact-erf GELU, final norm; attention logits taken pre-softmax.
 

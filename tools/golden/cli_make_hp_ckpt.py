@@ -1,5 +1,5 @@
 """Golden fixture for apps/cli: a tiny HP checkpoint in the OFFICIAL layout plus the predictions of
-our PyTorch reference of the official evaluation pipeline (hp-reference.md section 5).
+our PyTorch reference of the official evaluation pipeline (docs/official-behaviour.md §5).
 
 Checkpoint (torch.save, the dict of HP's utils/common_utils.py save_checkpoint with model_only):
   epoch, iter, best_epoch, best_iter, best, *_optimizer_state_dict = None,

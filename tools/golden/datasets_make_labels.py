@@ -6,7 +6,7 @@ Writes into packages/datasets/test/fixtures/:
                             png.json holds the expected values (grey level / palette INDEX).
   coco/*.jpg, coco/*.png    two tiny COCO-Stuff samples (JPEG image, fine-id label with 255; one
                             label stored as a palette PNG) and
-  fivecrop.json             the reference of spec §6.4 computed here: PIL-decoded image, the official
+  fivecrop.json             the reference of official-behaviour §6.4 computed here: PIL-decoded image, the official
                             fine->coarse mapping, torchvision five_crop boxes (tl, tr, bl, br, center
                             with int(round())), label+1 per crop, the crop pixels, and PIL's own
                             quality-75 JPEG of each crop decoded back (to measure encoder differences).

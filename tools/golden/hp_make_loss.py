@@ -1,6 +1,6 @@
 """Golden fixtures for @hpseg/hidden-positives.
 
-Our own PyTorch reference of the HP objective, written from the spec (hp-reference.md §3.3-3.8),
+Our own PyTorch reference of the HP objective, written from docs/official-behaviour.md §3.3-3.8,
 following the semantics of the official `loss.py` (SupConLoss, loss_version 1, reweighting 1) and
 `DinoFeaturizer.py` (LHP weights and mixing), but in float32 (no autocast) and with autograd for
 the gradients. Writes:

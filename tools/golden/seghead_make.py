@@ -1,4 +1,4 @@
-"""Golden fixtures for @hpseg/seg-head, written from hp-reference.md §2, §3.1, §4.1, §4.5 (our own
+"""Golden fixtures for @hpseg/seg-head, written from official-behaviour §2, §3.1, §4.1, §4.5 (our own
 PyTorch, not the official code). Run from the repo root:
 
     /usr/bin/python3 tools/golden/seghead_make.py

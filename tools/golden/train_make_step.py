@@ -1,6 +1,6 @@
 """Golden fixture for @hpseg/train: two consecutive WHOLE official HP training steps.
 
-Our own PyTorch reference, written from hp-reference.md (§2 head / momentum head / projection /
+Our own PyTorch reference, written from docs/official-behaviour.md (§2 head / momentum head / projection /
 probes, §3.1-3.10 hidden positives and the exact order of one official `run.py` step, §4.1
 optimisers and clipping), not a copy of the official code. Simplification: float32, no autocast, no
 GradScaler (our port is float32; the official code unscales before clipping, so the maths of the
@@ -39,7 +39,7 @@ DROP = 0.1           # Dropout2d p (DinoFeaturizer.py:24)
 MOMENTUM = 0.99      # model.ema_m (COCO)
 TAU = 0.8            # tau (COCO)
 ALPHA = 0.05         # consistency weight alpha (COCO)
-SIGMA = 28.0         # LHP sigma (spec §3.7 step 3)
+SIGMA = 28.0         # LHP sigma (official-behaviour §3.7 step 3)
 RHO = 0.5            # density of the injected negative mask R (official COCO: 0.02)
 LAMBDAS = [0.0, 0.5]
 LR = {'head': 5e-4, 'weightDecay': 0.1, 'projection': 5e-4, 'linear': 1e-3, 'cluster': 5e-3}
@@ -73,7 +73,7 @@ def nhwc(x):  # [B, ch, h, w] -> [B, h, w, ch]
     return x.permute(0, 2, 3, 1).contiguous()
 
 
-def flatten(x):  # spec §0: [B, ch, h, w] -> [N, ch], row = b*P + y*w + x
+def flatten(x):  # official-behaviour §0: [B, ch, h, w] -> [N, ch], row = b*P + y*w + x
     return x.permute(0, 2, 3, 1).reshape(-1, x.shape[1])
 
 
@@ -85,9 +85,9 @@ def keep_nhwc(keep):  # [B, ch] keep mask -> our broadcast shape [B, 1, 1, ch]
     return keep[:, None, None, :]
 
 
-# ------------------------------------------------------------------ modules (spec §2)
+# ------------------------------------------------------------------ modules (official-behaviour §2)
 def make_head():
-    """cluster1 = Conv1x1(C->D); cluster2 = Conv1x1(C->C), ReLU, Conv1x1(C->D) (spec §2.1)."""
+    """cluster1 = Conv1x1(C->D); cluster2 = Conv1x1(C->C), ReLU, Conv1x1(C->D) (official-behaviour §2.1)."""
     c1 = nn.Sequential(nn.Conv2d(C, D, (1, 1)))
     c2 = nn.Sequential(nn.Conv2d(C, C, (1, 1)), nn.ReLU(), nn.Conv2d(C, D, (1, 1)))
     return c1, c2
@@ -132,7 +132,7 @@ def check_dropout_form():
     assert torch.equal(y, drop(x, keep)), 'torch Dropout2d is not x * (keep / 0.9)'
 
 
-# ------------------------------------------------------------------ LHP weights (spec §3.7 steps 1-5)
+# ------------------------------------------------------------------ LHP weights (official-behaviour §3.7 steps 1-5)
 def quantile_linear(x, q):
     """torch.quantile's 'linear' rule along the last dim, written out (cross-check)."""
     s = x.sort(dim=-1).values
@@ -194,7 +194,7 @@ def mix_sparse(code, wts):
     return out
 
 
-# ------------------------------------------------------------------ L_HP (spec §3.3-3.7), all anchors at once
+# ------------------------------------------------------------------ L_HP (official-behaviour §3.3-3.7), all anchors at once
 def hp_loss(z, zmix, fhat, shat, qag, qsp, lam, R):
     """Vectorised over the N anchors (the official code loops over image blocks; same maths).
     fhat, shat, pools: L2-normalised. R: [P, N] 0/1, reused for every image block."""
@@ -303,7 +303,7 @@ def draw_inputs(gen, mom):
             'poolAgnostic': pool_ag, 'poolSpecific': pool_sp}, draws
 
 
-# ------------------------------------------------------------------ one official step (spec §3.10)
+# ------------------------------------------------------------------ one official step (official-behaviour §3.10)
 def train_step(models, opts, inp, draws, lam, check_loss):
     c1, c2, e1, e2, proj, lin, clusters = models
     net_opt, lin_opt, clu_opt, proj_opt = opts
@@ -572,7 +572,7 @@ def main():
     doc = OrderedDict([
         ('about', 'tools/golden/train_make_step.py (torch ' + torch.__version__ + ', float32, no autocast, no '
                   'GradScaler, 1 thread): two consecutive official HP training steps in run.py order '
-                  '(hp-reference.md §3.10) with injected Dropout2d keep masks and negative mask R; '
+                  '(official-behaviour §3.10) with injected Dropout2d keep masks and negative mask R; '
                   'state (weights, EMA, Adam moments) carried from step 1 into step 2. See README.md.'),
         ('config', config),
         ('initial', initial),

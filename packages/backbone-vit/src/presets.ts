@@ -1,4 +1,4 @@
-/** Official DINO release checkpoints (hp-reference §1.3, HP `DinoFeaturizer.py:26-62`). Data module. */
+/** Official DINO release checkpoints (official-behaviour §1.3, HP `DinoFeaturizer.py:26-62`). Data module. */
 export type DinoPresetName = 'vits16' | 'vits8' | 'vitb16' | 'vitb8';
 
 export interface DinoPreset {

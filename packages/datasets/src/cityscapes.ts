@@ -36,7 +36,7 @@ export interface CityscapesOptions {
 }
 
 /**
- * Cityscapes-27 (spec §6.2): fine annotations, `class = labelId − 7`, labelIds 0–6 ignored.
+ * Cityscapes-27 (official-behaviour §6.2): fine annotations, `class = labelId − 7`, labelIds 0–6 ignored.
  * Images are listed city by city in sorted order (torchvision uses `os.listdir` order, which is
  * file-system dependent).
  */

@@ -7,7 +7,7 @@ import { buildLookup } from './label-map.js';
 import { COCO_FINE_TO_COARSE, COCO27_CLASS_NAMES } from './label-maps/coco.js';
 import type { VerifiableDataset, VerifyProblem } from './verify-types.js';
 
-/** Curated list files (PiCIE/STEGO split) and their published sizes (spec §6.1). */
+/** Curated list files (PiCIE/STEGO split) and their published sizes (official-behaviour §6.1). */
 export const COCO_CURATED = {
   train: { dir: 'train2017', list: 'Coco164kFull_Stuff_Coarse.txt', size: 49_629 },
   val: { dir: 'val2017', list: 'Coco164kFull_Stuff_Coarse_7.txt', size: 2_175 },
@@ -36,7 +36,7 @@ export interface CocoStuffOptions {
 }
 
 /**
- * COCO-Stuff-27 (spec §6.1): the curated image lists, fine ids mapped to 27 coarse classes,
+ * COCO-Stuff-27 (official-behaviour §6.1): the curated image lists, fine ids mapped to 27 coarse classes,
  * 255 → −1. Fine ids outside 0..181 (not in the official data) are read as −1 and reported by
  * `verifyDataset` (the official code would silently map them to class 0).
  */

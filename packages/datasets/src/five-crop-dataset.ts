@@ -24,7 +24,7 @@ export interface FiveCropDatasetOptions {
 }
 
 /**
- * Reads `cropped/<name>_five_crop_<ratio>/{img,label}/<split>/<n>.{jpg,png}` (spec §6.4): items
+ * Reads `cropped/<name>_five_crop_<ratio>/{img,label}/<split>/<n>.{jpg,png}` (official-behaviour §6.4): items
  * `n = 0..count-1`, labels stored as class + 1 (0 = ignore) and returned with −1 = ignore.
  */
 export async function fiveCropDataset(options: FiveCropDatasetOptions): Promise<VerifiableDataset> {

@@ -94,7 +94,7 @@ export interface PrepareFiveCropResult {
 }
 
 /**
- * Writes the five-crop set of a split exactly as spec §6.4 (STEGO `crop_datasets.py`; HP's copy is
+ * Writes the five-crop set of a split exactly as official-behaviour §6.4 (STEGO `crop_datasets.py`; HP's copy is
  * broken): crop `(int(H·r), int(W·r))`, order tl, tr, bl, br, center, file `n = item·5 + k`, image
  * as JPEG (quality 75, 4:2:0), label + 1 as 8-bit PNG (0 = ignore). Every file is written
  * atomically; items whose 10 files all exist are skipped, so an interrupted run resumes.

@@ -304,7 +304,7 @@ export interface AugmentedViewOptions {
 }
 
 /**
- * The photometric augmented view `img_aug` (spec §4.3) of a uint8 `[H, W, 3]` image: returns the
+ * The photometric augmented view `img_aug` (official-behaviour §4.3) of a uint8 `[H, W, 3]` image: returns the
  * float32 `[H, W, 3]` model input and the parameters that were used.
  */
 export function augmentedView(

@@ -86,7 +86,7 @@ export interface PotsdamOptions {
 }
 
 /**
- * Potsdam-3 (spec §6.3): tiles listed in `labelled_train.txt` / `labelled_test.txt`, read from
+ * Potsdam-3 (official-behaviour §6.3): tiles listed in `labelled_train.txt` / `labelled_test.txt`, read from
  * MATLAB v5 files. Unknown label values (not 0..5 or 255) are read as −1 and reported by
  * `verifyDataset` (the official code maps them to class 0).
  */

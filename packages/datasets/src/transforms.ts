@@ -136,12 +136,12 @@ export function centerCrop(item: DatasetItem, size: number | readonly [number, n
   return cropItem(item, top, left, ch, cw);
 }
 
-/** The official training view (spec §4.2): shorter side → `size` with NEAREST, centre crop `size`. */
+/** The official training view (official-behaviour §4.2): shorter side → `size` with NEAREST, centre crop `size`. */
 export function trainView(item: DatasetItem, size = 224): DatasetItem {
   return centerCrop(resizeShorterNearest(item, size), size);
 }
 
-/** The official evaluation view (spec §5): the same as `trainView` at 320 px. */
+/** The official evaluation view (official-behaviour §5): the same as `trainView` at 320 px. */
 export function evalView(item: DatasetItem, size = 320): DatasetItem {
   return centerCrop(resizeShorterNearest(item, size), size);
 }

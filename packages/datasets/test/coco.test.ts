@@ -74,7 +74,7 @@ describe('COCO-Stuff fine -> coarse map', () => {
     expect(COCO_LOOKUP[182]).toBe(-1);
     expect(COCO27_CLASS_NAMES).toHaveLength(27);
   });
-  it('matches hand-picked rows of the spec table', () => {
+  it('matches hand-picked rows of the official table (official-behaviour §6.1)', () => {
     const groups: [number, number[]][] = [
       [9, [0]],
       [11, [1, 8]],
@@ -140,7 +140,7 @@ describe('cocoStuff27 on the official layout', () => {
   });
 });
 
-describe('prepareFiveCrop round trip (spec §6.4)', () => {
+describe('prepareFiveCrop round trip (official-behaviour §6.4)', () => {
   it('writes tl, tr, bl, br, center crops as n = item*5 + k with label + 1, readable by the five-crop reader', async () => {
     const ds = await cocoStuff27({ root, split: 'val' });
     const progress: number[] = [];

@@ -41,7 +41,7 @@ function expectedShape(rule: OfficialKeyRule, w: { C: number; D: number; K: numb
 /**
  * Imports the head, momentum head, linear probe and cluster probe of an official HP `ckpt.pth`
  * (`torch.save` of `net_model_state_dict`, `linear_model_state_dict`, `cluster_model_state_dict`,
- * hp-reference.md §4.5), given its path or the value `readPth`/`loadPthFile` returned. Widths
+ * official-behaviour §4.5), given its path or the value `readPth`/`loadPthFile` returned. Widths
  * come from the shapes. Strict: every head/probe key must be present with its shape and no other
  * non-backbone key may appear, else one `E_CHECKPOINT` lists all problems. The `model.*`
  * backbone entries are returned untouched for @hpseg/backbone-vit.
@@ -109,7 +109,7 @@ function importOfficialHpValue(value: PthValue): OfficialHpImport {
   if (missing.length + unexpected.length + misShaped.length > 0) {
     throw new HpError(
       'E_CHECKPOINT',
-      `${fn}: checkpoint does not match the HP head and probes: expected the ${OFFICIAL_HEAD_KEYS.length} keys of hp-reference §4.5 with C = ${widths.C}, D = ${widths.D}, K = ${widths.K}, got missing [${missing.join(', ')}], unexpected [${unexpected.join(', ')}], mis-shaped [${misShaped.join('; ')}]`,
+      `${fn}: checkpoint does not match the HP head and probes: expected the ${OFFICIAL_HEAD_KEYS.length} keys of official-behaviour §4.5 with C = ${widths.C}, D = ${widths.D}, K = ${widths.K}, got missing [${missing.join(', ')}], unexpected [${unexpected.join(', ')}], mis-shaped [${misShaped.join('; ')}]`,
       { details: { missing, unexpected, misShaped } },
     );
   }

@@ -1,5 +1,5 @@
 /**
- * The transpose table from an official HP `ckpt.pth` (hp-reference.md §4.5) to our modules.
+ * The transpose table from an official HP `ckpt.pth` (official-behaviour §4.5) to our modules.
  * `conv1x1`: PyTorch `Conv2d.weight [out, in, 1, 1]` → reshape `[out, in]` → transpose → `[in, out]`.
  * `copy`: same layout (biases, `clusters [K, D]`).
  */

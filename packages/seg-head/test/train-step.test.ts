@@ -20,7 +20,7 @@ import {
 
 // Issue 4 acceptance: head → projection → hiddenPositiveLoss → AdamW (global-norm clip 10) and
 // momentum update, on a synthetic feature set with two well-separated clusters (left/right half
-// of every image), in the order of the official step (hp-reference §3.10: the EMA update happens
+// of every image), in the order of the official step (official-behaviour §3.10: the EMA update happens
 // inside the forward, i.e. after the outputs and before the optimiser step).
 const B = 2;
 const h = 4;

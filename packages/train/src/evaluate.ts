@@ -29,7 +29,7 @@ export interface Predictions {
 }
 
 /**
- * The official inference path (hp-reference §5): backbone → head in eval mode → code bilinearly
+ * The official inference path (official-behaviour §5): backbone → head in eval mode → code bilinearly
  * upsampled (align_corners = False) to the image size BEFORE the probes → cluster argmax cos / linear
  * argmax. Upsampling is done one image at a time to bound memory (`[H, W, D]` floats per image); every
  * read from the backend is asynchronous.

@@ -45,7 +45,7 @@ export async function patchTokens(
 
 /**
  * Tokens and LHP weights of ImageNet-normalised pixels: the backbone with its last block's attention,
- * turned into sparse `[B, P, 9]` weights at once and freed (hp-reference §3.7).
+ * turned into sparse `[B, P, 9]` weights at once and freed (official-behaviour §3.7).
  */
 export async function tokensWithLocalPositives(
   backbone: Backbone,

@@ -55,7 +55,7 @@ function withBackbone(
   extra: Omit<InferenceModel, keyof InferenceModules | 'dispose'>,
   momentumHead: { dispose(): void } | undefined,
 ): InferenceModel {
-  momentumHead?.dispose(); // inference uses the online head (hp-reference §2.1)
+  momentumHead?.dispose(); // inference uses the online head (official-behaviour §2.1)
   return {
     backbone,
     head: modules.head,

@@ -86,7 +86,7 @@ async function open(
       outDir,
       sources: { ...sources, engine: backbone.engine },
       augmentMode: sources.augmentMode,
-      // The official validation is the evaluation protocol at 320 px (hp-reference §4.5, §5); the
+      // The official validation is the evaluation protocol at 320 px (official-behaviour §4.5, §5); the
       // synthetic set is evaluated at its own size.
       validationOptions: {
         resolution: sources.preset === 'synthetic' ? config.dataset.res : 320,

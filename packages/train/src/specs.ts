@@ -89,7 +89,7 @@ export function syntheticSpecs(
 
 /**
  * Opens the dataset a spec names. Training reads the five-crop set of COCO-Stuff and Cityscapes,
- * evaluation the full validation images (hp-reference §4.2, §5).
+ * evaluation the full validation images (official-behaviour §4.2, §5).
  */
 export async function openDataset(spec: DatasetSpec, split: 'train' | 'val'): Promise<Dataset> {
   if (spec.kind === 'synthetic') {

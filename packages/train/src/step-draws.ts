@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 /**
  * The Dropout2d keep-masks of one official training step, `[B, 1, 1, channels]` float 0/1 (1 = kept),
  * before the `1/(1−p)` scaling. Numbers refer to the seven draws of the official training forward
- * (hp-reference §3.1); the augmented view's head forward draws two more.
+ * (official-behaviour §3.1); the augmented view's head forward draws two more.
  */
 export interface DropoutMasks {
   /** #1: input of the head's linear branch (`cluster1`), C channels. */

@@ -25,7 +25,7 @@ export interface HostBatch {
 export type Augment = (image: Uint8Array, height: number, width: number, seed: number) => Float32Array;
 
 /**
- * Order of the photometric view of the consistency term (hp-reference §4.3): `image` jitters, greys and
+ * Order of the photometric view of the consistency term (official-behaviour §4.3): `image` jitters, greys and
  * blurs the image before the ImageNet normalisation (the correct order, default); `official` applies
  * them to the normalised tensor and clamps to [0, 1], as the official code does.
  */

@@ -242,7 +242,7 @@ export function stepGradients(
 }
 
 /**
- * One training step in the official order (hp-reference §3.10, `run.py:160-232`):
+ * One training step in the official order (official-behaviour §3.10, `run.py:160-232`):
  * 1. selection features, no gradient: f̂ = normalize(Drop₅ f), ŝ′ = normalize(Drop₆ S′(Drop₂,₄ f));
  * 2. one tape for the official single backward of `L = L_HP + α·L_cons + L_linear + L_cluster`: the head
  *    with Drop₁,₃, the LHP mix with Drop₇, the projection head, `hiddenPositiveLoss`, the augmented view

@@ -645,7 +645,7 @@ export class Trainer {
     });
   }
 
-  /** Trains to the end of the schedule, `stopAt` or an abort (hp-reference §3.10, §4.5). */
+  /** Trains to the end of the schedule, `stopAt` or an abort (official-behaviour §3.10, §4.5). */
   async run(): Promise<TrainOutcome> {
     if (this.#ran || this.#disposed) {
       throw new HpError(

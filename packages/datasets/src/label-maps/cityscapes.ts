@@ -1,4 +1,4 @@
-/** Cityscapes labelId of class 0 (`road`); `class = labelId − 7`, labelIds 0–6 are ignored (spec §6.2). */
+/** Cityscapes labelId of class 0 (`road`); `class = labelId − 7`, labelIds 0–6 are ignored (official-behaviour §6.2). */
 export const CITYSCAPES_FIRST_LABEL_ID = 7;
 
 /** Largest Cityscapes labelId that is a class (33 = bicycle). */

@@ -1,5 +1,5 @@
 /**
- * COCO-Stuff-164k fine ids (0..181) → the 27 coarse classes of COCO-Stuff-27 (spec §6.1,
+ * COCO-Stuff-164k fine ids (0..181) → the 27 coarse classes of COCO-Stuff-27 (official-behaviour §6.1,
  * official `data.py:303-319`). Index = fine id. Fine id 255 (unlabelled) → -1 (ignore).
  */
 // biome-ignore format: a table

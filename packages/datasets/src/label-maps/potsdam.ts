@@ -1,5 +1,5 @@
 /**
- * Potsdam 6 raw classes → 3 coarse classes (spec §6.3): `{0,4}→0` roads & cars,
+ * Potsdam 6 raw classes → 3 coarse classes (official-behaviour §6.3): `{0,4}→0` roads & cars,
  * `{1,5}→1` buildings & clutter, `{2,3}→2` vegetation & trees; 255 → −1 (ignore).
  */
 export const POTSDAM_FINE_TO_COARSE: readonly number[] = [0, 1, 2, 2, 0, 1];
