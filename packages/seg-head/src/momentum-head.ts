@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { SEG_HEAD_PARAM_NAMES, SegHead } from './seg-head.js';
 
 /**
- * The momentum (EMA) head S': an exact copy of `online` whose variables are not trainable
+ * The momentum head S′ (an exponential moving average of the head): an exact copy of `online` whose variables are not trainable
  * (official `ema_model1/2`, initialised by `copy_`, `requires_grad = False`).
  */
 export function createMomentumHead(online: SegHead): SegHead {
@@ -11,26 +11,26 @@ export function createMomentumHead(online: SegHead): SegHead {
 }
 
 /**
- * One explicit EMA step, per parameter `θ' ← m·θ' + (1−m)·θ` (official `ema_model_update`,
- * m = `ema_m` = 0.99 COCO-Stuff, 0.999 Cityscapes / Potsdam). Nothing is returned; `ema`'s
+ * One explicit momentum update, per parameter `θ' ← m·θ' + (1−m)·θ` (official `ema_model_update`,
+ * m = `ema_m` = 0.99 COCO-Stuff, 0.999 Cityscapes / Potsdam). Nothing is returned; `momentum`'s
  * variables are assigned in place. Call it once per iteration, where the official forward did.
  */
-export function updateMomentumHead(online: SegHead, ema: SegHead, m: number): void {
+export function updateMomentumHead(online: SegHead, momentum: SegHead, m: number): void {
   const fn = 'updateMomentumHead';
   assertNumber(fn, 'm', m, 0, 1);
-  if (online.inChannels !== ema.inChannels || online.dim !== ema.dim) {
+  if (online.inChannels !== momentum.inChannels || online.dim !== momentum.dim) {
     throw new HpError(
       'E_SHAPE',
-      `${fn}: heads differ in width: expected equal (C, D), got online (${online.inChannels}, ${online.dim}) and momentum (${ema.inChannels}, ${ema.dim})`,
+      `${fn}: heads differ in width: expected equal (C, D), got online (${online.inChannels}, ${online.dim}) and momentum (${momentum.inChannels}, ${momentum.dim})`,
     );
   }
-  if (online === ema)
+  if (online === momentum)
     throw new HpError('E_ARG', `${fn}: online and momentum head are the same object: expected two heads`);
   tf.tidy(() => {
     const mm = tf.scalar(m);
     const om = tf.scalar(1 - m);
     for (const name of SEG_HEAD_PARAM_NAMES) {
-      const target = ema.params[name];
+      const target = momentum.params[name];
       target.assign(tf.add(tf.mul(target, mm), tf.mul(online.params[name], om)));
     }
   });

@@ -31,7 +31,7 @@ export function emptyReferencePools(
  * the training set (pass `key`: 0 for the initial build, 1 + t for the renewal before iteration t), one
  * uniformly random patch per image and pool (independent draws). The forward runs with dropout active
  * (a train-mode module with `train=False`): Q_ag takes `Drop(f)`, Q_sp takes `Drop(S′(Drop f))`.
- * Only the pools in `which` are filled; each must be empty.
+ * Only the pools in `which` are filled; each must be empty. (Seed labels as in `drawStepRandomness`.)
  */
 export async function fillReferencePools(
   ctx: PoolContext,

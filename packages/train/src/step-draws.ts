@@ -51,7 +51,8 @@ export interface StepDrawSizes {
 /**
  * The draws of iteration `t` of a run with seed `seed`, keyed by (seed, purpose, t) so that a resumed
  * run replays exactly the draws of an uninterrupted one. Each branch of a head draws its own mask
- * (seed for `cluster1`, seed + 1 for `cluster2`, as `SegHead.forward({ seed })`).
+ * (seed for `cluster1`, seed + 1 for `cluster2`, as `SegHead.forward({ seed })`). The purpose labels
+ * (`'ema'`, `'ema-out'` for the momentum head) are those of earlier releases, so their runs replay.
  */
 export function drawStepRandomness(
   seed: number,

@@ -100,7 +100,7 @@ const modelSchema = z
       .gte(0)
       .lte(1)
       .default(0.99)
-      .describe('momentum m of the EMA head S′: θ′ ← mθ′ + (1−m)θ (← model.ema_m)'),
+      .describe('momentum m of the momentum head S′: θ′ ← mθ′ + (1−m)θ (← model.ema_m)'),
     warmup: z
       .int()
       .nonnegative()
