@@ -176,7 +176,15 @@ export function engineFlag(values: FlagValues, command: string): BackboneEngine 
   return choiceFlag(values, 'engine', command, ['onnx', 'tfjs'] as const, 'onnx') as BackboneEngine;
 }
 
-/** `--backend auto|wasm|cpu|tensorflow|tensorflow-gpu` (the TF.js backend; default auto). */
+/** `--backend` (the TF.js backend; default auto): a known name or any backend registered with TF.js. */
 export function backendFlag(values: FlagValues, command: string): BackendChoice {
-  return choiceFlag(values, 'backend', command, BACKEND_CHOICES, 'auto') as BackendChoice;
+  const v = values.backend;
+  if (v === undefined) return 'auto';
+  if (typeof v !== 'string' || v.trim() === '') {
+    throw new HpError(
+      'E_ARG',
+      `hpseg ${command}: bad --backend: expected one of ${BACKEND_CHOICES.join(', ')} or the name of a registered TF.js backend, got ${JSON.stringify(v)}`,
+    );
+  }
+  return v.trim(); // selectBackend checks it: the known names, or any backend registered with TF.js
 }

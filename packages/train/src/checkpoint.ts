@@ -77,7 +77,7 @@ export interface RunCheckpointMeta extends RunSources {
   readonly poolBuiltAt: { readonly epoch: number; readonly batch: number };
   readonly pools: { readonly agnostic: PoolMeta; readonly specific: PoolMeta } | null;
   readonly lastLoss: number | null;
-  /** TF.js backend the run trained on. */
+  /** TF.js backend the run trained on last (`formatBackend`: with the adapter on webgpu). */
   readonly backend: string;
   readonly versions: Record<string, string>;
   readonly gitCommit: string | null;

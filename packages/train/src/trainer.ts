@@ -2,7 +2,14 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Backbone } from '@hpseg/backbone-vit';
-import { deriveSeed, HpError, writeJsonAtomic } from '@hpseg/core';
+import {
+  type BackendDescription,
+  deriveSeed,
+  describeBackend,
+  formatBackend,
+  HpError,
+  writeJsonAtomic,
+} from '@hpseg/core';
 import type { Dataset } from '@hpseg/datasets';
 import {
   deriveHpValues,
@@ -101,6 +108,15 @@ function gridSizeOf(config: HpConfig, backbone: Backbone): number {
   return config.dataset.res / p;
 }
 
+/** What a run records about where it runs, once, when it opens. */
+interface StartedMeta {
+  readonly versions: Record<string, string>;
+  readonly gitCommit: string | null;
+  /** The TF.js backend (with the adapter on webgpu). */
+  readonly backend: BackendDescription;
+  readonly backendLine: string;
+}
+
 /** The explicit state of a run: everything a resume needs besides the weights. */
 export interface TrainState {
   iteration: number;
@@ -126,6 +142,7 @@ export type TrainEvent =
       readonly iteration: number;
       readonly totalIterations: number;
       readonly batchesPerEpoch: number;
+      /** The TF.js backend (and its adapter on webgpu), in one line (`formatBackend`). */
       readonly backend: string;
     }
   | {
@@ -256,7 +273,7 @@ export class Trainer {
   readonly #features: FeatureSource;
   readonly #step: StepConfig;
   readonly #sources: RunSources;
-  readonly #startedMeta: { versions: Record<string, string>; gitCommit: string | null; backend: string };
+  readonly #startedMeta: StartedMeta;
   #ran = false;
   #disposed = false;
 
@@ -271,7 +288,7 @@ export class Trainer {
     gridSize: number;
     resumed: boolean;
     sources: RunSources;
-    startedMeta: { versions: Record<string, string>; gitCommit: string | null; backend: string };
+    startedMeta: StartedMeta;
   }) {
     this.config = init.config;
     this.#options = init.options;
@@ -384,10 +401,12 @@ export class Trainer {
         lastLoss: m?.lastLoss ?? null,
         pools: restore ? poolsFromRunCheckpoint(restore) : null,
       };
-      const startedMeta = {
+      const backend = describeBackend();
+      const startedMeta: StartedMeta = {
         versions: packageVersions(options.versions),
         gitCommit: await gitCommit(),
-        backend: tf.getBackend(),
+        backend,
+        backendLine: formatBackend(backend),
       };
       const trainer = new Trainer({
         config,
@@ -423,7 +442,7 @@ export class Trainer {
       totalIterations: this.state.totalIterations,
       batchesPerEpoch: this.data.batchesPerEpoch,
       seed: this.state.seed,
-      tfBackend: this.#startedMeta.backend,
+      backend: this.#startedMeta.backend,
       versions: this.#startedMeta.versions,
       gitCommit: this.#startedMeta.gitCommit,
     });
@@ -458,7 +477,7 @@ export class Trainer {
       poolBuiltAt: s.poolBuiltAt,
       pools: poolsMeta(s.pools),
       lastLoss: s.lastLoss,
-      backend: this.#startedMeta.backend,
+      backend: this.#startedMeta.backendLine,
       versions: this.#startedMeta.versions,
       gitCommit: this.#startedMeta.gitCommit,
       savedAt: new Date().toISOString(),
@@ -668,7 +687,7 @@ export class Trainer {
       iteration: s.iteration,
       totalIterations: s.totalIterations,
       batchesPerEpoch: this.data.batchesPerEpoch,
-      backend: this.#startedMeta.backend,
+      backend: this.#startedMeta.backendLine,
     });
     if (s.pools === null) await this.#fillPools('initial');
     const pools = s.pools as ReferencePools;

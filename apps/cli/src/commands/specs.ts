@@ -4,8 +4,8 @@ import type { CommandSpec, FlagSpec } from '../args.js';
 export const COMMON_FLAGS: Readonly<Record<string, FlagSpec>> = {
   backend: {
     type: 'string',
-    value: 'auto|wasm|cpu|tensorflow|tensorflow-gpu',
-    description: 'TF.js backend for the head and losses',
+    value: 'auto|wasm|cpu|webgpu|tensorflow|tensorflow-gpu|<registered>',
+    description: 'TF.js backend for the head and losses (any backend registered with TF.js is accepted)',
     default: 'auto',
   },
   engine: {
