@@ -19,6 +19,16 @@ import {
   webgpuAdapterAttempts,
 } from '@hpseg/core';
 import { hiddenPositiveLoss } from '@hpseg/hidden-positives';
+import { ensureGradients } from '@hpseg/seg-head';
+import {
+  createHpModels,
+  createHpOptimizers,
+  disposeHpModels,
+  disposeHpOptimizers,
+  disposeStepDraws,
+  drawStepRandomness,
+  trainStep,
+} from '@hpseg/train';
 import * as tf from '@tensorflow/tfjs-core';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -269,17 +279,89 @@ async function hpLoss(gpu: WebGpuAdapterDescription): Promise<void> {
   }
 }
 
-function trainingStep(): void {
-  // ------------------------------------------------------------------------------------------
-  // TODO(lead, issue #13): one full training step at B = 64 at official widths (ViT-S/8 features,
-  // head, LHP, HP loss, consistency, probes, optimisers, momentum update), on webgpu, wasm and with
-  // the ONNX Runtime backbone, once @hpseg/train exposes its step. Fill it in here, in the same
-  // `stage(work, engine, fn)` form as above.
-  // ------------------------------------------------------------------------------------------
+/** The inputs of one official training step at B = 64 (features as from a cache), on the active backend. */
+function stepInputs(batch: number) {
+  const n = batch * HP.grid * HP.grid;
+  return tf.tidy(() => {
+    const r = (shape: number[], seed: number) => tf.randomNormal(shape, 0, 1, 'float32', seed);
+    return {
+      feat: r([batch, HP.grid, HP.grid, HP.C], 11) as tf.Tensor4D,
+      featAug: r([batch, HP.grid, HP.grid, HP.C], 12) as tf.Tensor4D,
+      lhpWeights: tf.div(tf.abs(r([batch, HP.grid * HP.grid, 9], 13)), 9) as tf.Tensor3D,
+      labels: tf.cast(
+        tf.floor(tf.mul(tf.randomUniform([batch, 224, 224], 0, 1, 'float32', 14), 28)),
+        'int32',
+      ) as tf.Tensor3D,
+      poolAgnostic: l2Normalize(r([HP.Q, HP.C], 15)) as tf.Tensor2D,
+      poolSpecific: l2Normalize(r([HP.Q, HP.D], 16)) as tf.Tensor2D,
+      lambda: HP.lambda,
+      n,
+    };
+  });
+}
+
+async function trainingStep(gpu: WebGpuAdapterDescription): Promise<void> {
+  const batch = 64;
+  const n = batch * HP.grid * HP.grid;
+  const work = `training step, B = ${batch} (N = ${n.toLocaleString('en')}), official widths (C ${HP.C}, D ${HP.D}, K 27, Q ${HP.Q}, ρ ${HP.rho}); main and augmented features precomputed`;
+  const blockBytes = HP.grid * HP.grid * n * 4;
+  for (const e of [
+    { engine: 'webgpu', backend: 'webgpu' },
+    { engine: 'wasm (fused HP loss when available)', backend: 'wasm' },
+  ]) {
+    if (e.backend === 'webgpu' && blockBytes > gpu.limits.maxStorageBufferBindingSize) {
+      record(
+        work,
+        e.engine,
+        `not run: a [P, N] block is ${(blockBytes / 2 ** 20).toFixed(0)} MiB, over maxStorageBufferBindingSize ${(gpu.limits.maxStorageBufferBindingSize / 2 ** 20).toFixed(0)} MiB`,
+      );
+      continue;
+    }
+    if (e.backend === 'wasm' && !FULL) {
+      record(work, e.engine, 'not run (--full runs it): minutes on a CPU');
+      continue;
+    }
+    await stage(work, e.engine, async () => {
+      await selectBackend(e.backend);
+      await ensureGradients();
+      const { n: _n, ...inputs } = stepInputs(batch);
+      const models = createHpModels({ inChannels: HP.C, dim: HP.D, nClasses: 27, dropoutRate: 0.1 }, 0);
+      const optimizers = createHpOptimizers(models, {
+        net: 5e-4,
+        weightDecay: 0.1,
+        linear: 1e-3,
+        cluster: 5e-3,
+      });
+      const config = {
+        dropoutRate: 0.1,
+        momentum: 0.99,
+        temperature: HP.tau,
+        negativeKeepRatio: HP.rho,
+        consistencyWeight: 0.05,
+        gradNorm: 10,
+      };
+      let t = 0;
+      try {
+        const { ms, all } = await timed(1, async () => {
+          const draws = drawStepRandomness(0, t++, { batch, inChannels: HP.C, dim: HP.D }, config);
+          try {
+            await trainStep(models, optimizers, inputs, config, draws); // ends with its one host read
+          } finally {
+            disposeStepDraws(draws);
+          }
+        });
+        return `${(ms / 1000).toFixed(2)} s (runs ${all.map((v) => (v / 1000).toFixed(2)).join(', ')}; warm-up excluded)`;
+      } finally {
+        tf.dispose([inputs.feat, inputs.featAug, inputs.lhpWeights, inputs.labels, inputs.poolAgnostic, inputs.poolSpecific]);
+        disposeHpOptimizers(optimizers);
+        disposeHpModels(models);
+      }
+    });
+  }
   record(
-    'training step, B = 64, official widths',
-    'all',
-    'not implemented yet (waits for @hpseg/train; see tools/device/webgpu-check.ts)',
+    work,
+    'ONNX Runtime CPU',
+    'n/a: the step runs on TF.js; ONNX Runtime runs the backbone (timed above)',
   );
 }
 
@@ -300,7 +382,7 @@ async function main(): Promise<void> {
   );
   await vitForward();
   await hpLoss(gpu);
-  trainingStep();
+  await trainingStep(gpu);
 
   section('summary');
   console.log(
