@@ -47,7 +47,7 @@ describe('README', () => {
             .join('.*?')}$`,
         );
       expect(printed.length).toBe(expected.length);
-      expected.forEach((line, i) => expect(printed[i]).toMatch(pattern(line)));
+      for (const [i, line] of expected.entries()) expect(printed[i]).toMatch(pattern(line));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
