@@ -11,7 +11,10 @@ const fail = (msg) => {
 };
 if (kernels.some((k) => tf.getGradient(k) !== undefined)) fail('tfjs-core alone already had gradients');
 
+const engine = tf.engine();
 await import('@hpseg/core/register-gradients');
+// One engine: the bundled modules found the user's on the global object instead of making their own.
+if (tf.engine() !== engine || globalThis._tfengine !== engine) fail('a second TF.js engine appeared');
 const missing = kernels.filter((k) => tf.getGradient(k) === undefined);
 if (missing.length > 0) fail(`not registered after the import: ${missing.join(', ')}`);
 
@@ -31,5 +34,5 @@ if (
 )
   fail(`wrong gradients ${JSON.stringify(got)}`);
 console.log(
-  `registered ${kernels.join(', ')}; grad sum(relu(xW)) = ${got[0].join(' ')}, grad prod(x) = ${got[1].join(' ')}`,
+  `one engine; registered ${kernels.join(', ')}; grad sum(relu(xW)) = ${got[0].join(' ')}, grad prod(x) = ${got[1].join(' ')}`,
 );
