@@ -14,8 +14,8 @@
  * 5. per package with README markers: a fresh project installs what the README's first
  *    `npm install ...` line names (`@hpseg/*` names → the tarballs, with the `@hpseg/*` packages they
  *    depend on), then runs the README block between `<!-- example:start -->` and
- *    `<!-- example:end -->` (```js: as example.mjs with `node`; ```sh: with bash, node_modules/.bin on
- *    PATH) and compares its stdout with the block between `<!-- output:start -->` and
+ *    `<!-- example:end -->` (```js: as <package>-example.mjs with `node`; ```sh: with bash,
+ *    node_modules/.bin on PATH) and compares its stdout with the block between `<!-- output:start -->` and
  *    `<!-- output:end -->`, likewise every further `<name>-example`/`<name>-output` pair. In an
  *    output block `…` stands for any text within its line (timings, absolute paths); everything else
  *    must match exactly;
@@ -333,7 +333,7 @@ try {
         continue;
       }
       const sh = example.lang === 'sh' || example.lang === 'bash';
-      const file = `${prefix}example.${sh ? 'sh' : 'mjs'}`;
+      const file = `${basename(p.dir)}-${prefix}example.${sh ? 'sh' : 'mjs'}`; // consumers may be shared
       writeFileSync(join(dir, file), example.text);
       jobs.push({
         label: `${p.name} README ${prefix}example (${example.lang})`,
