@@ -352,7 +352,14 @@ async function trainingStep(gpu: WebGpuAdapterDescription): Promise<void> {
         });
         return `${(ms / 1000).toFixed(2)} s (runs ${all.map((v) => (v / 1000).toFixed(2)).join(', ')}; warm-up excluded)`;
       } finally {
-        tf.dispose([inputs.feat, inputs.featAug, inputs.lhpWeights, inputs.labels, inputs.poolAgnostic, inputs.poolSpecific]);
+        tf.dispose([
+          inputs.feat,
+          inputs.featAug,
+          inputs.lhpWeights,
+          inputs.labels,
+          inputs.poolAgnostic,
+          inputs.poolSpecific,
+        ]);
         disposeHpOptimizers(optimizers);
         disposeHpModels(models);
       }

@@ -1,10 +1,5 @@
 #!/usr/bin/env node
-import { register } from 'node:module';
-
-// Lets plain Node load tfjs-core's bundler-style ES modules (see bin/tfjs-esm-hook.mjs).
-register(new URL('../bin/tfjs-esm-hook.mjs', import.meta.url));
-
-const { run } = await import('./run.js');
+import { run } from './run.js';
 
 /**
  * Process entry of `hpseg`. The first Ctrl-C aborts the signal (the running command finishes its

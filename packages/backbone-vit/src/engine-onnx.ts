@@ -18,17 +18,35 @@ export interface OnnxBackboneOptions {
   ops?: 'ort' | 'standard';
 }
 
-async function importOrt(): Promise<Ort> {
+/** True when `error` says that `packageName` itself is not installed (not that it failed to load). */
+function isPackageMissing(error: unknown, packageName: string): boolean {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  const message = typeof e?.message === 'string' ? e.message : '';
+  return (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && message.includes(packageName);
+}
+
+/**
+ * ONNX Runtime is an optional peer dependency (its install downloads nothing on CPU-only machines but
+ * is large): loaded when the onnx engine is first used.
+ */
+export async function importOrt(
+  load: () => Promise<unknown> = () => import('onnxruntime-node'),
+): Promise<Ort> {
+  let mod: Ort & { default?: Ort };
   try {
-    const mod = (await import('onnxruntime-node')) as Ort & { default?: Ort };
-    return (mod.InferenceSession ? mod : mod.default) as Ort;
+    mod = (await load()) as Ort & { default?: Ort };
   } catch (error) {
+    const missing = isPackageMissing(error, 'onnxruntime-node');
     throw new HpError(
       'E_BACKEND',
-      `loadBackbone: the onnx engine is unavailable: expected onnxruntime-node to load, got ${(error as Error).message}. Use { engine: 'tfjs' } or install onnxruntime-node`,
-      { cause: error },
+      missing
+        ? "loadBackbone: the onnx engine needs ONNX Runtime: expected the package onnxruntime-node (an optional peer dependency of @hpseg/backbone-vit), got none installed. Install it with `npm install onnxruntime-node`, or use { engine: 'tfjs' }"
+        : `loadBackbone: the onnx engine is unavailable: expected onnxruntime-node to load, got ${(error as Error)?.message ?? String(error)}. Reinstall onnxruntime-node, or use { engine: 'tfjs' }`,
+      { cause: error, hint: missing ? 'npm install onnxruntime-node' : "{ engine: 'tfjs' }" },
     );
   }
+  return (mod.InferenceSession ? mod : mod.default) as Ort;
 }
 
 /**

@@ -3,11 +3,20 @@ import * as tf from '@tensorflow/tfjs-core';
 
 /**
  * `@tensorflow/tfjs-core` alone registers no gradient functions (the `@tensorflow/tfjs` union
- * package does). Its `dist/register_all_gradients.js` is ESM with extension-less relative imports:
- * bundlers and vitest load it, plain Node does not. Hence no side-effect import here (it would make
- * this package un-importable in Node) but an explicit, idempotent `ensureGradients()`.
+ * package does). `@hpseg/core/register-gradients` registers them in plain Node, under bundlers and in
+ * tests (see its source for why it is a bundled entry); `@tensorflow/tfjs`, an optional peer, is the
+ * fallback. Importing either is a side effect on TF.js's global registry, hence no import at the top
+ * of this package but an explicit, idempotent `ensureGradients()`.
  */
-const SOURCES = ['@tensorflow/tfjs-core/dist/register_all_gradients.js', '@tensorflow/tfjs'] as const;
+const SOURCES = ['@hpseg/core/register-gradients', '@tensorflow/tfjs'] as const;
+
+const IMPORTS: Readonly<Record<(typeof SOURCES)[number], () => Promise<unknown>>> = {
+  '@hpseg/core/register-gradients': () => import('@hpseg/core/register-gradients'),
+  '@tensorflow/tfjs': () => {
+    const specifier: string = '@tensorflow/tfjs'; // computed: an optional peer, bundlers and tsc need not find it
+    return import(specifier);
+  },
+};
 
 /** True once the gradient functions of the core ops (Sum, Relu, MatMul, ...) are registered. */
 export function gradientsRegistered(): boolean {
@@ -15,17 +24,16 @@ export function gradientsRegistered(): boolean {
 }
 
 /**
- * Registers TF.js's gradient functions if they are not yet: first from tfjs-core's
- * `register_all_gradients` (works under bundlers and vitest), else by importing `@tensorflow/tfjs`
- * (its Node bundle registers them). Throws `E_BACKEND` naming both when neither works.
+ * Registers TF.js's gradient functions if they are not yet: from `@hpseg/core/register-gradients`,
+ * else by importing `@tensorflow/tfjs` (its Node bundle registers them). Throws `E_BACKEND` naming
+ * both when neither works.
  */
 export async function ensureGradients(): Promise<void> {
   if (gradientsRegistered()) return;
   const failures: string[] = [];
   for (const source of SOURCES) {
     try {
-      const specifier: string = source; // computed, so bundlers and tsc do not require it
-      await import(specifier);
+      await IMPORTS[source]();
       if (gradientsRegistered()) return;
       failures.push(`${source}: imported but registered no gradients`);
     } catch (error) {
@@ -36,7 +44,7 @@ export async function ensureGradients(): Promise<void> {
     'E_BACKEND',
     `ensureGradients: TF.js gradient functions could not be registered: expected one of ${SOURCES.join(', ')} to load, got ${failures.join('; ')}`,
     {
-      hint: 'npm install @tensorflow/tfjs (its Node bundle registers every gradient), or run under a bundler',
+      hint: "import '@hpseg/core/register-gradients' once at startup, or npm install @tensorflow/tfjs",
     },
   );
 }
