@@ -205,10 +205,16 @@ interface BlockMasks {
   readonly contrast: tf.Tensor2D;
   /** −scale · w_i / |V_b| for valid anchors, 0 otherwise: `[P, 1]`. */
   readonly coef: tf.Tensor2D;
+  /** 1 on anchors without a task-agnostic positive (not in V_b), 0 otherwise: `[P, 1]`. */
+  readonly invalid: tf.Tensor2D;
 }
 
-/** Masks of image block b, or null when no anchor of the image has a task-agnostic positive. */
-function blockMasks(pr: Prepared, b: number): BlockMasks | null {
+/**
+ * Masks of image block b. No host reads (the path must run on WebGPU, where synchronous reads fail): an
+ * image whose anchors all lack a task-agnostic positive is not skipped but gets coef = 0 on every row,
+ * which makes its loss and gradient contributions exactly 0 (every factor they multiply stays finite).
+ */
+function blockMasks(pr: Prepared, b: number): BlockMasks {
   const { p, n } = pr;
   const notSelf = stage(() => {
     const parts: tf.Tensor[] = [];
@@ -231,21 +237,18 @@ function blockMasks(pr: Prepared, b: number): BlockMasks | null {
   }
   notSelf.dispose();
   const count = stage(() => tf.sum(weight, 1, true) as tf.Tensor2D); // n_i, [P, 1]
-  const validSum = tf.sum(valid);
-  const numValid = validSum.dataSync()[0]!;
-  validSum.dispose();
-  if (numValid === 0) {
-    tf.dispose([contrast, valid, weight, count]);
-    return null;
-  }
+  // coef_i = −scale · w_i / |V| with w_i = n_i / mean_{k∈V} n_k ("pnm"), i.e. −scale · n_i / Σ_{k∈V} n_k:
+  // |V| cancels. Σ_{k∈V} n_k ≥ 1 when V is non-empty (each valid n_k ≥ 1) and 0 when it is empty, where
+  // max(·, 1) keeps the division finite and every coef is 0.
   const coef = stage(() => {
-    const meanCount = tf.div(tf.sum(tf.mul(count, valid)), numValid); // mean_{k∈V} n_k
-    const reweight = tf.div(count, meanCount); // w_i = n_i / mean n ("pnm")
-    return tf.mul(tf.mul(reweight, valid), -pr.scale / numValid) as tf.Tensor2D; // [P, 1]
-  }, valid);
+    const validCount = tf.mul(count, valid); // n_i on valid anchors, 0 elsewhere
+    const total = tf.maximum(tf.sum(validCount), 1); // Σ_{k∈V} n_k
+    return tf.mul(validCount, tf.div(-pr.scale, total)) as tf.Tensor2D; // [P, 1]
+  });
+  const invalid = stage(() => tf.sub(1, valid) as tf.Tensor2D, valid);
   // n_i = 0 only on rows without any positive, whose coef is 0.
   const wNorm = stage(() => tf.div(weight, tf.maximum(count, 1e-30)) as tf.Tensor2D, weight, count);
-  return { wNorm, contrast, coef };
+  return { wNorm, contrast, coef, invalid };
 }
 
 /** One contrastive term of one block: its loss and, when requested, its gradient pieces. */
@@ -277,7 +280,9 @@ function contrastTerm(
     return tf.sub(logits, tf.max(logits, 1, true)) as tf.Tensor2D; // ℓ − max ℓ (numerical only)
   });
   const expA = stage(() => tf.mul(tf.exp(shifted), masks.contrast) as tf.Tensor2D); // A ⊙ e^ℓ
-  const denom = stage(() => tf.sum(expA, 1, true) as tf.Tensor2D); // [P, 1]
+  // Σ_k A_ik e^{ℓ_ik}, [P, 1]. An anchor outside V may have an empty contrast set (denominator 0, log 0 =
+  // −∞, and 0 · ∞ = NaN even with coef 0): adding 1 there keeps it finite; valid anchors get + 0 (exact).
+  const denom = stage(() => tf.add(tf.sum(expA, 1, true), masks.invalid) as tf.Tensor2D);
   const loss = stage(() => {
     const meanLogProb = tf.sub(tf.sum(tf.mul(masks.wNorm, shifted), 1, true), tf.log(denom)); // mlp_i
     return tf.sum(tf.mul(masks.coef, meanLogProb)) as tf.Scalar;
@@ -336,13 +341,6 @@ export function hiddenPositiveLoss(inputs: HiddenPositiveLossInputs): tf.Scalar 
     try {
       for (let b = 0; b < batch; b += 1) {
         const masks = blockMasks(pr, b);
-        if (masks === null) {
-          if (withGrad) {
-            dZRows.push(tf.zeros([p, z.shape[1]]));
-            dMixRows.push(tf.zeros([p, zMix.shape[1]]));
-          }
-          continue;
-        }
         try {
           for (const [x, xT, rowsOut, which] of [
             [z, zT, dZRows, 0],
@@ -361,6 +359,7 @@ export function hiddenPositiveLoss(inputs: HiddenPositiveLossInputs): tf.Scalar 
           masks.wNorm.dispose();
           masks.contrast.dispose();
           masks.coef.dispose();
+          masks.invalid.dispose();
         }
       }
       const gradZ =
