@@ -1,0 +1,448 @@
+;; WebAssembly SIMD kernels of the fused hidden-positive loss (see fused-loss.ts for the algorithm).
+;;
+;; Assembled by `node tools/build-wasm.mjs` into kernels-wasm.ts; test/fused-kernels.test.ts checks that
+;; the committed module is this file assembled.
+;;
+;; Conventions
+;; - One shared linear memory, imported, used by every thread at once; no kernel keeps state.
+;; - A matrix is row-major with a row stride `stride` (bytes) and rows zero-padded to `len` bytes, a
+;;   multiple of 64 (16 floats): padding adds exact zeros to every dot product.
+;; - Row lists hold byte offsets of rows (row · stride) relative to the matrix base, as i32.
+;; - Every dot product x · y sums in one fixed order: lane l of a 4-lane accumulator sums the products
+;;   of the coordinates k ≡ l (mod 4) in increasing k, then the lanes are added as (l0 + l1) + (l2 + l3).
+;;   So x · y and y · x are bit-identical, and equal rows give equal products in every kernel.
+(module
+  (import "env" "memory" (memory $mem 1 65536 shared))
+
+  (func $hsum (param $v v128) (result f32)
+    (f32.add
+      (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
+      (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v)))))
+
+  ;; Dot products of the rows at a0..a3 with the rows at b0, b1 over `len` bytes: the 4×2 micro-tile
+  ;; of every matrix kernel (8 accumulators, 2 + 4 loads per 16 float ops, fits the 16 SIMD registers).
+  ;; Results in the order a0·b0, a0·b1, a1·b0, a1·b1, a2·b0, a2·b1, a3·b0, a3·b1.
+  (func $dot4x2
+    (param $a0 i32) (param $a1 i32) (param $a2 i32) (param $a3 i32)
+    (param $b0 i32) (param $b1 i32) (param $len i32)
+    (result f32 f32 f32 f32 f32 f32 f32 f32)
+    (local $k i32) (local $x v128) (local $y0 v128) (local $y1 v128)
+    (local $s00 v128) (local $s01 v128) (local $s10 v128) (local $s11 v128)
+    (local $s20 v128) (local $s21 v128) (local $s30 v128) (local $s31 v128)
+    (loop $next
+      (local.set $y0 (v128.load (i32.add (local.get $b0) (local.get $k))))
+      (local.set $y1 (v128.load (i32.add (local.get $b1) (local.get $k))))
+      (local.set $x (v128.load (i32.add (local.get $a0) (local.get $k))))
+      (local.set $s00 (f32x4.add (local.get $s00) (f32x4.mul (local.get $x) (local.get $y0))))
+      (local.set $s01 (f32x4.add (local.get $s01) (f32x4.mul (local.get $x) (local.get $y1))))
+      (local.set $x (v128.load (i32.add (local.get $a1) (local.get $k))))
+      (local.set $s10 (f32x4.add (local.get $s10) (f32x4.mul (local.get $x) (local.get $y0))))
+      (local.set $s11 (f32x4.add (local.get $s11) (f32x4.mul (local.get $x) (local.get $y1))))
+      (local.set $x (v128.load (i32.add (local.get $a2) (local.get $k))))
+      (local.set $s20 (f32x4.add (local.get $s20) (f32x4.mul (local.get $x) (local.get $y0))))
+      (local.set $s21 (f32x4.add (local.get $s21) (f32x4.mul (local.get $x) (local.get $y1))))
+      (local.set $x (v128.load (i32.add (local.get $a3) (local.get $k))))
+      (local.set $s30 (f32x4.add (local.get $s30) (f32x4.mul (local.get $x) (local.get $y0))))
+      (local.set $s31 (f32x4.add (local.get $s31) (f32x4.mul (local.get $x) (local.get $y1))))
+      (br_if $next (i32.lt_u (local.tee $k (i32.add (local.get $k) (i32.const 16))) (local.get $len))))
+    (call $hsum (local.get $s00)) (call $hsum (local.get $s01))
+    (call $hsum (local.get $s10)) (call $hsum (local.get $s11))
+    (call $hsum (local.get $s20)) (call $hsum (local.get $s21))
+    (call $hsum (local.get $s30)) (call $hsum (local.get $s31)))
+
+  ;; Dot products of the row at a with the rows at b0..b3 (1×4 tile, for single anchors).
+  (func $dot1x4
+    (param $a i32) (param $b0 i32) (param $b1 i32) (param $b2 i32) (param $b3 i32) (param $len i32)
+    (result f32 f32 f32 f32)
+    (local $k i32) (local $x v128) (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)
+    (loop $next
+      (local.set $x (v128.load (i32.add (local.get $a) (local.get $k))))
+      (local.set $s0 (f32x4.add (local.get $s0)
+        (f32x4.mul (local.get $x) (v128.load (i32.add (local.get $b0) (local.get $k))))))
+      (local.set $s1 (f32x4.add (local.get $s1)
+        (f32x4.mul (local.get $x) (v128.load (i32.add (local.get $b1) (local.get $k))))))
+      (local.set $s2 (f32x4.add (local.get $s2)
+        (f32x4.mul (local.get $x) (v128.load (i32.add (local.get $b2) (local.get $k))))))
+      (local.set $s3 (f32x4.add (local.get $s3)
+        (f32x4.mul (local.get $x) (v128.load (i32.add (local.get $b3) (local.get $k))))))
+      (br_if $next (i32.lt_u (local.tee $k (i32.add (local.get $k) (i32.const 16))) (local.get $len))))
+    (call $hsum (local.get $s0)) (call $hsum (local.get $s1))
+    (call $hsum (local.get $s2)) (call $hsum (local.get $s3)))
+
+  (func $minI (param $a i32) (param $b i32) (result i32)
+    (select (local.get $a) (local.get $b) (i32.lt_s (local.get $a) (local.get $b))))
+
+  ;; out[i] = max_q x_i · p_q over the q pool rows, for rows i0 ≤ i < i1 (a strip of ≤ 16 rows, which
+  ;; stays in L1 while the pool streams through it two rows at a time). The criterion c of spec §3.3.
+  (func (export "criterion")
+    (param $x i32) (param $stride i32) (param $i0 i32) (param $i1 i32)
+    (param $pool i32) (param $q i32) (param $len i32) (param $out i32)
+    (local $i i32) (local $j i32) (local $t i32) (local $b0 i32) (local $b1 i32) (local $o i32)
+    (local $r0 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32)
+    (local $d00 f32) (local $d01 f32) (local $d10 f32) (local $d11 f32)
+    (local $d20 f32) (local $d21 f32) (local $d30 f32) (local $d31 f32)
+    (local.set $i (local.get $i0))
+    (block $done (loop $fill
+      (br_if $done (i32.ge_s (local.get $i) (local.get $i1)))
+      (f32.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2))) (f32.const -inf))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $fill)))
+    (block $poolDone (loop $poolNext
+      (br_if $poolDone (i32.ge_s (local.get $j) (local.get $q)))
+      (local.set $b0 (i32.add (local.get $pool) (i32.mul (local.get $j) (local.get $stride))))
+      (local.set $b1 (i32.add (local.get $pool) (i32.mul
+        (call $minI (i32.add (local.get $j) (i32.const 1)) (i32.sub (local.get $q) (i32.const 1)))
+        (local.get $stride))))
+      (local.set $t (local.get $i0))
+      (block $rowsDone (loop $rowsNext
+        (br_if $rowsDone (i32.ge_s (local.get $t) (local.get $i1)))
+        ;; rows past i1 repeat row i1 − 1: their maxima are the same values
+        (local.set $r0 (local.get $t))
+        (local.set $r1 (call $minI (i32.add (local.get $t) (i32.const 1)) (i32.sub (local.get $i1) (i32.const 1))))
+        (local.set $r2 (call $minI (i32.add (local.get $t) (i32.const 2)) (i32.sub (local.get $i1) (i32.const 1))))
+        (local.set $r3 (call $minI (i32.add (local.get $t) (i32.const 3)) (i32.sub (local.get $i1) (i32.const 1))))
+        (call $dot4x2
+          (i32.add (local.get $x) (i32.mul (local.get $r0) (local.get $stride)))
+          (i32.add (local.get $x) (i32.mul (local.get $r1) (local.get $stride)))
+          (i32.add (local.get $x) (i32.mul (local.get $r2) (local.get $stride)))
+          (i32.add (local.get $x) (i32.mul (local.get $r3) (local.get $stride)))
+          (local.get $b0) (local.get $b1) (local.get $len))
+        (local.set $d31) (local.set $d30) (local.set $d21) (local.set $d20)
+        (local.set $d11) (local.set $d10) (local.set $d01) (local.set $d00)
+        (local.set $o (i32.add (local.get $out) (i32.shl (local.get $r0) (i32.const 2))))
+        (f32.store (local.get $o) (f32.max (f32.load (local.get $o)) (f32.max (local.get $d00) (local.get $d01))))
+        (local.set $o (i32.add (local.get $out) (i32.shl (local.get $r1) (i32.const 2))))
+        (f32.store (local.get $o) (f32.max (f32.load (local.get $o)) (f32.max (local.get $d10) (local.get $d11))))
+        (local.set $o (i32.add (local.get $out) (i32.shl (local.get $r2) (i32.const 2))))
+        (f32.store (local.get $o) (f32.max (f32.load (local.get $o)) (f32.max (local.get $d20) (local.get $d21))))
+        (local.set $o (i32.add (local.get $out) (i32.shl (local.get $r3) (i32.const 2))))
+        (f32.store (local.get $o) (f32.max (f32.load (local.get $o)) (f32.max (local.get $d30) (local.get $d31))))
+        (local.set $t (i32.add (local.get $t) (i32.const 4)))
+        (br $rowsNext)))
+      (local.set $j (i32.add (local.get $j) (i32.const 2)))
+      (br $poolNext))))
+
+  ;; Marks pair (i, j), i < j < j1, as positive when d = x_i · x_j > min(c_i, c_j) (the official strict
+  ;; `Rpoint < cossim` of either side): bit j of row i and bit i of row j of the [n, n] bit matrix.
+  (func $pair (param $i i32) (param $j i32) (param $d f32) (param $j1 i32) (param $c i32)
+    (param $bits i32) (param $rowBytes i32)
+    (if (i32.and (i32.lt_s (local.get $i) (local.get $j)) (i32.lt_s (local.get $j) (local.get $j1)))
+      (then
+        (if (f32.gt (local.get $d) (f32.min
+              (f32.load (i32.add (local.get $c) (i32.shl (local.get $i) (i32.const 2))))
+              (f32.load (i32.add (local.get $c) (i32.shl (local.get $j) (i32.const 2))))))
+          (then
+            (drop (i32.atomic.rmw.or
+              (i32.add (i32.add (local.get $bits) (i32.mul (local.get $i) (local.get $rowBytes)))
+                (i32.shl (i32.shr_u (local.get $j) (i32.const 5)) (i32.const 2)))
+              (i32.shl (i32.const 1) (i32.and (local.get $j) (i32.const 31)))))
+            (drop (i32.atomic.rmw.or
+              (i32.add (i32.add (local.get $bits) (i32.mul (local.get $j) (local.get $rowBytes)))
+                (i32.shl (i32.shr_u (local.get $i) (i32.const 5)) (i32.const 2)))
+              (i32.shl (i32.const 1) (i32.and (local.get $i) (i32.const 31))))))))))
+
+  ;; The positive pairs (i, j) of rows i0 ≤ i < i1 (a strip of ≤ 16 rows) and columns j0 ≤ j < j1 with
+  ;; j > i: each similarity is computed once and marks both (i, j) and (j, i), so the bit matrix is exactly
+  ;; symmetric. The caller tiles the upper triangle so that the column block [j0, j1) stays in L2.
+  (func (export "join")
+    (param $x i32) (param $stride i32) (param $i0 i32) (param $i1 i32) (param $j0 i32) (param $j1 i32)
+    (param $c i32) (param $bits i32) (param $rowBytes i32) (param $len i32)
+    (local $j i32) (local $jb i32) (local $t i32)
+    (local $r0 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32)
+    (local $d00 f32) (local $d01 f32) (local $d10 f32) (local $d11 f32)
+    (local $d20 f32) (local $d21 f32) (local $d30 f32) (local $d31 f32)
+    (local.set $j (local.get $j0))
+    (if (i32.lt_s (local.get $j) (i32.add (local.get $i0) (i32.const 1)))
+      (then (local.set $j (i32.add (local.get $i0) (i32.const 1)))))
+    (block $colsDone (loop $colsNext
+      (br_if $colsDone (i32.ge_s (local.get $j) (local.get $j1)))
+      (local.set $jb (call $minI (i32.add (local.get $j) (i32.const 1)) (i32.sub (local.get $j1) (i32.const 1))))
+      (local.set $t (local.get $i0))
+      (block $rowsDone (loop $rowsNext
+        ;; rows only grow along the strip: once the first row of a tile is ≥ jb, no pair of it has i < j
+        (br_if $rowsDone (i32.or (i32.ge_s (local.get $t) (local.get $i1)) (i32.ge_s (local.get $t) (local.get $jb))))
+        (local.set $r0 (local.get $t))
+        (local.set $r1 (call $minI (i32.add (local.get $t) (i32.const 1)) (i32.sub (local.get $i1) (i32.const 1))))
+        (local.set $r2 (call $minI (i32.add (local.get $t) (i32.const 2)) (i32.sub (local.get $i1) (i32.const 1))))
+        (local.set $r3 (call $minI (i32.add (local.get $t) (i32.const 3)) (i32.sub (local.get $i1) (i32.const 1))))
+        (call $dot4x2
+          (i32.add (local.get $x) (i32.mul (local.get $r0) (local.get $stride)))
+          (i32.add (local.get $x) (i32.mul (local.get $r1) (local.get $stride)))
+          (i32.add (local.get $x) (i32.mul (local.get $r2) (local.get $stride)))
+          (i32.add (local.get $x) (i32.mul (local.get $r3) (local.get $stride)))
+          (i32.add (local.get $x) (i32.mul (local.get $j) (local.get $stride)))
+          (i32.add (local.get $x) (i32.mul (local.get $jb) (local.get $stride)))
+          (local.get $len))
+        (local.set $d31) (local.set $d30) (local.set $d21) (local.set $d20)
+        (local.set $d11) (local.set $d10) (local.set $d01) (local.set $d00)
+        ;; repeated rows or columns mark the same pair twice: OR is idempotent
+        (call $pair (local.get $r0) (local.get $j) (local.get $d00) (local.get $j1) (local.get $c) (local.get $bits) (local.get $rowBytes))
+        (call $pair (local.get $r0) (local.get $jb) (local.get $d01) (local.get $j1) (local.get $c) (local.get $bits) (local.get $rowBytes))
+        (call $pair (local.get $r1) (local.get $j) (local.get $d10) (local.get $j1) (local.get $c) (local.get $bits) (local.get $rowBytes))
+        (call $pair (local.get $r1) (local.get $jb) (local.get $d11) (local.get $j1) (local.get $c) (local.get $bits) (local.get $rowBytes))
+        (call $pair (local.get $r2) (local.get $j) (local.get $d20) (local.get $j1) (local.get $c) (local.get $bits) (local.get $rowBytes))
+        (call $pair (local.get $r2) (local.get $jb) (local.get $d21) (local.get $j1) (local.get $c) (local.get $bits) (local.get $rowBytes))
+        (call $pair (local.get $r3) (local.get $j) (local.get $d30) (local.get $j1) (local.get $c) (local.get $bits) (local.get $rowBytes))
+        (call $pair (local.get $r3) (local.get $jb) (local.get $d31) (local.get $j1) (local.get $c) (local.get $bits) (local.get $rowBytes))
+        (local.set $t (i32.add (local.get $t) (i32.const 4)))
+        (br $rowsNext)))
+      (local.set $j (i32.add (local.get $j) (i32.const 2)))
+      (br $colsNext))))
+
+  ;; out[a·m + b] = scale · (x + ia[a]) · (x + ib[b]) for a < na, b < m: sampled logits of a group of
+  ;; anchors against a list of columns. Columns two at a time, all anchors (≤ 64 rows, in L1/L2) each.
+  (func (export "dotsIndexed")
+    (param $x i32) (param $ia i32) (param $na i32) (param $ib i32) (param $m i32)
+    (param $len i32) (param $out i32) (param $scale f32)
+    (local $b i32) (local $bb i32) (local $a i32) (local $p0 i32) (local $p1 i32)
+    (local $r0 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32) (local $rowBytes i32)
+    (local $d00 f32) (local $d01 f32) (local $d10 f32) (local $d11 f32)
+    (local $d20 f32) (local $d21 f32) (local $d30 f32) (local $d31 f32)
+    (local.set $rowBytes (i32.shl (local.get $m) (i32.const 2)))
+    (block $colsDone (loop $colsNext
+      (br_if $colsDone (i32.ge_s (local.get $b) (local.get $m)))
+      (local.set $bb (call $minI (i32.add (local.get $b) (i32.const 1)) (i32.sub (local.get $m) (i32.const 1))))
+      (local.set $p0 (i32.add (local.get $x) (i32.load (i32.add (local.get $ib) (i32.shl (local.get $b) (i32.const 2))))))
+      (local.set $p1 (i32.add (local.get $x) (i32.load (i32.add (local.get $ib) (i32.shl (local.get $bb) (i32.const 2))))))
+      (local.set $a (i32.const 0))
+      (block $rowsDone (loop $rowsNext
+        (br_if $rowsDone (i32.ge_s (local.get $a) (local.get $na)))
+        (local.set $r0 (local.get $a))
+        (local.set $r1 (call $minI (i32.add (local.get $a) (i32.const 1)) (i32.sub (local.get $na) (i32.const 1))))
+        (local.set $r2 (call $minI (i32.add (local.get $a) (i32.const 2)) (i32.sub (local.get $na) (i32.const 1))))
+        (local.set $r3 (call $minI (i32.add (local.get $a) (i32.const 3)) (i32.sub (local.get $na) (i32.const 1))))
+        (call $dot4x2
+          (i32.add (local.get $x) (i32.load (i32.add (local.get $ia) (i32.shl (local.get $r0) (i32.const 2)))))
+          (i32.add (local.get $x) (i32.load (i32.add (local.get $ia) (i32.shl (local.get $r1) (i32.const 2)))))
+          (i32.add (local.get $x) (i32.load (i32.add (local.get $ia) (i32.shl (local.get $r2) (i32.const 2)))))
+          (i32.add (local.get $x) (i32.load (i32.add (local.get $ia) (i32.shl (local.get $r3) (i32.const 2)))))
+          (local.get $p0) (local.get $p1) (local.get $len))
+        (local.set $d31) (local.set $d30) (local.set $d21) (local.set $d20)
+        (local.set $d11) (local.set $d10) (local.set $d01) (local.set $d00)
+        ;; repeated rows and columns store the same values again
+        (f32.store (i32.add (i32.add (local.get $out) (i32.mul (local.get $r0) (local.get $rowBytes))) (i32.shl (local.get $b) (i32.const 2))) (f32.mul (local.get $scale) (local.get $d00)))
+        (f32.store (i32.add (i32.add (local.get $out) (i32.mul (local.get $r0) (local.get $rowBytes))) (i32.shl (local.get $bb) (i32.const 2))) (f32.mul (local.get $scale) (local.get $d01)))
+        (f32.store (i32.add (i32.add (local.get $out) (i32.mul (local.get $r1) (local.get $rowBytes))) (i32.shl (local.get $b) (i32.const 2))) (f32.mul (local.get $scale) (local.get $d10)))
+        (f32.store (i32.add (i32.add (local.get $out) (i32.mul (local.get $r1) (local.get $rowBytes))) (i32.shl (local.get $bb) (i32.const 2))) (f32.mul (local.get $scale) (local.get $d11)))
+        (f32.store (i32.add (i32.add (local.get $out) (i32.mul (local.get $r2) (local.get $rowBytes))) (i32.shl (local.get $b) (i32.const 2))) (f32.mul (local.get $scale) (local.get $d20)))
+        (f32.store (i32.add (i32.add (local.get $out) (i32.mul (local.get $r2) (local.get $rowBytes))) (i32.shl (local.get $bb) (i32.const 2))) (f32.mul (local.get $scale) (local.get $d21)))
+        (f32.store (i32.add (i32.add (local.get $out) (i32.mul (local.get $r3) (local.get $rowBytes))) (i32.shl (local.get $b) (i32.const 2))) (f32.mul (local.get $scale) (local.get $d30)))
+        (f32.store (i32.add (i32.add (local.get $out) (i32.mul (local.get $r3) (local.get $rowBytes))) (i32.shl (local.get $bb) (i32.const 2))) (f32.mul (local.get $scale) (local.get $d31)))
+        (local.set $a (i32.add (local.get $a) (i32.const 4)))
+        (br $rowsNext)))
+      (local.set $b (i32.add (local.get $b) (i32.const 2)))
+      (br $colsNext))))
+
+  ;; out[b] = scale · (x + a) · (x + ib[b]) for b < m: one anchor against its own columns.
+  (func (export "dotsRow")
+    (param $x i32) (param $a i32) (param $ib i32) (param $m i32) (param $len i32) (param $out i32)
+    (param $scale f32)
+    (local $b i32) (local $last i32) (local $q0 i32) (local $q1 i32) (local $q2 i32) (local $q3 i32)
+    (local $d0 f32) (local $d1 f32) (local $d2 f32) (local $d3 f32)
+    (local.set $last (i32.sub (local.get $m) (i32.const 1)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_s (local.get $b) (local.get $m)))
+      (local.set $q0 (local.get $b))
+      (local.set $q1 (call $minI (i32.add (local.get $b) (i32.const 1)) (local.get $last)))
+      (local.set $q2 (call $minI (i32.add (local.get $b) (i32.const 2)) (local.get $last)))
+      (local.set $q3 (call $minI (i32.add (local.get $b) (i32.const 3)) (local.get $last)))
+      (call $dot1x4 (i32.add (local.get $x) (local.get $a))
+        (i32.add (local.get $x) (i32.load (i32.add (local.get $ib) (i32.shl (local.get $q0) (i32.const 2)))))
+        (i32.add (local.get $x) (i32.load (i32.add (local.get $ib) (i32.shl (local.get $q1) (i32.const 2)))))
+        (i32.add (local.get $x) (i32.load (i32.add (local.get $ib) (i32.shl (local.get $q2) (i32.const 2)))))
+        (i32.add (local.get $x) (i32.load (i32.add (local.get $ib) (i32.shl (local.get $q3) (i32.const 2)))))
+        (local.get $len))
+      (local.set $d3) (local.set $d2) (local.set $d1) (local.set $d0)
+      (f32.store (i32.add (local.get $out) (i32.shl (local.get $q0) (i32.const 2))) (f32.mul (local.get $scale) (local.get $d0)))
+      (f32.store (i32.add (local.get $out) (i32.shl (local.get $q1) (i32.const 2))) (f32.mul (local.get $scale) (local.get $d1)))
+      (f32.store (i32.add (local.get $out) (i32.shl (local.get $q2) (i32.const 2))) (f32.mul (local.get $scale) (local.get $d2)))
+      (f32.store (i32.add (local.get $out) (i32.shl (local.get $q3) (i32.const 2))) (f32.mul (local.get $scale) (local.get $d3)))
+      (local.set $b (i32.add (local.get $b) (i32.const 4)))
+      (br $next))))
+
+  ;; acc + ia[a] += Σ_b g[a·m + b] · (x + ib[b]) for a < na: the anchors' gradient rows, dL/dx_i =
+  ;; Σ_j g_ij x_j. 16 floats of 4 anchors stay in registers while the columns stream.
+  (func (export "gradRows")
+    (param $x i32) (param $ia i32) (param $na i32) (param $ib i32) (param $m i32)
+    (param $len i32) (param $g i32) (param $acc i32)
+    (local $a i32) (local $off i32) (local $b i32) (local $p i32) (local $gb i32) (local $rowBytes i32)
+    (local $y0 v128) (local $y1 v128) (local $s v128)
+    (local $u00 v128) (local $u01 v128) (local $u10 v128) (local $u11 v128)
+    (local $u20 v128) (local $u21 v128) (local $u30 v128) (local $u31 v128)
+    (local $o0 i32) (local $o1 i32) (local $o2 i32) (local $o3 i32)
+    (local.set $rowBytes (i32.shl (local.get $m) (i32.const 2)))
+    ;; four anchors at a time
+    (block $quadsDone (loop $quadsNext
+      (br_if $quadsDone (i32.gt_s (i32.add (local.get $a) (i32.const 4)) (local.get $na)))
+      (local.set $o0 (i32.add (local.get $acc) (i32.load (i32.add (local.get $ia) (i32.shl (local.get $a) (i32.const 2))))))
+      (local.set $o1 (i32.add (local.get $acc) (i32.load offset=4 (i32.add (local.get $ia) (i32.shl (local.get $a) (i32.const 2))))))
+      (local.set $o2 (i32.add (local.get $acc) (i32.load offset=8 (i32.add (local.get $ia) (i32.shl (local.get $a) (i32.const 2))))))
+      (local.set $o3 (i32.add (local.get $acc) (i32.load offset=12 (i32.add (local.get $ia) (i32.shl (local.get $a) (i32.const 2))))))
+      (local.set $off (i32.const 0))
+      (block $chunksDone (loop $chunksNext
+        (br_if $chunksDone (i32.ge_u (local.get $off) (local.get $len)))
+        (local.set $u00 (v128.const i32x4 0 0 0 0)) (local.set $u01 (v128.const i32x4 0 0 0 0))
+        (local.set $u10 (v128.const i32x4 0 0 0 0)) (local.set $u11 (v128.const i32x4 0 0 0 0))
+        (local.set $u20 (v128.const i32x4 0 0 0 0)) (local.set $u21 (v128.const i32x4 0 0 0 0))
+        (local.set $u30 (v128.const i32x4 0 0 0 0)) (local.set $u31 (v128.const i32x4 0 0 0 0))
+        (local.set $b (i32.const 0))
+        (block $colsDone (loop $colsNext
+          (br_if $colsDone (i32.ge_s (local.get $b) (local.get $m)))
+          (local.set $p (i32.add (i32.add (local.get $x) (local.get $off))
+            (i32.load (i32.add (local.get $ib) (i32.shl (local.get $b) (i32.const 2))))))
+          (local.set $y0 (v128.load (local.get $p)))
+          (local.set $y1 (v128.load offset=16 (local.get $p)))
+          (local.set $gb (i32.add (i32.add (local.get $g) (i32.mul (local.get $a) (local.get $rowBytes)))
+            (i32.shl (local.get $b) (i32.const 2))))
+          (local.set $s (v128.load32_splat (local.get $gb)))
+          (local.set $u00 (f32x4.add (local.get $u00) (f32x4.mul (local.get $s) (local.get $y0))))
+          (local.set $u01 (f32x4.add (local.get $u01) (f32x4.mul (local.get $s) (local.get $y1))))
+          (local.set $gb (i32.add (local.get $gb) (local.get $rowBytes)))
+          (local.set $s (v128.load32_splat (local.get $gb)))
+          (local.set $u10 (f32x4.add (local.get $u10) (f32x4.mul (local.get $s) (local.get $y0))))
+          (local.set $u11 (f32x4.add (local.get $u11) (f32x4.mul (local.get $s) (local.get $y1))))
+          (local.set $gb (i32.add (local.get $gb) (local.get $rowBytes)))
+          (local.set $s (v128.load32_splat (local.get $gb)))
+          (local.set $u20 (f32x4.add (local.get $u20) (f32x4.mul (local.get $s) (local.get $y0))))
+          (local.set $u21 (f32x4.add (local.get $u21) (f32x4.mul (local.get $s) (local.get $y1))))
+          (local.set $gb (i32.add (local.get $gb) (local.get $rowBytes)))
+          (local.set $s (v128.load32_splat (local.get $gb)))
+          (local.set $u30 (f32x4.add (local.get $u30) (f32x4.mul (local.get $s) (local.get $y0))))
+          (local.set $u31 (f32x4.add (local.get $u31) (f32x4.mul (local.get $s) (local.get $y1))))
+          (local.set $b (i32.add (local.get $b) (i32.const 1)))
+          (br $colsNext)))
+        (local.set $p (i32.add (local.get $o0) (local.get $off)))
+        (v128.store (local.get $p) (f32x4.add (v128.load (local.get $p)) (local.get $u00)))
+        (v128.store offset=16 (local.get $p) (f32x4.add (v128.load offset=16 (local.get $p)) (local.get $u01)))
+        (local.set $p (i32.add (local.get $o1) (local.get $off)))
+        (v128.store (local.get $p) (f32x4.add (v128.load (local.get $p)) (local.get $u10)))
+        (v128.store offset=16 (local.get $p) (f32x4.add (v128.load offset=16 (local.get $p)) (local.get $u11)))
+        (local.set $p (i32.add (local.get $o2) (local.get $off)))
+        (v128.store (local.get $p) (f32x4.add (v128.load (local.get $p)) (local.get $u20)))
+        (v128.store offset=16 (local.get $p) (f32x4.add (v128.load offset=16 (local.get $p)) (local.get $u21)))
+        (local.set $p (i32.add (local.get $o3) (local.get $off)))
+        (v128.store (local.get $p) (f32x4.add (v128.load (local.get $p)) (local.get $u30)))
+        (v128.store offset=16 (local.get $p) (f32x4.add (v128.load offset=16 (local.get $p)) (local.get $u31)))
+        (local.set $off (i32.add (local.get $off) (i32.const 32)))
+        (br $chunksNext)))
+      (local.set $a (i32.add (local.get $a) (i32.const 4)))
+      (br $quadsNext)))
+    ;; the remaining anchors one at a time
+    (block $onesDone (loop $onesNext
+      (br_if $onesDone (i32.ge_s (local.get $a) (local.get $na)))
+      (local.set $o0 (i32.add (local.get $acc) (i32.load (i32.add (local.get $ia) (i32.shl (local.get $a) (i32.const 2))))))
+      (local.set $off (i32.const 0))
+      (block $chunksDone (loop $chunksNext
+        (br_if $chunksDone (i32.ge_u (local.get $off) (local.get $len)))
+        (local.set $u00 (v128.const i32x4 0 0 0 0)) (local.set $u01 (v128.const i32x4 0 0 0 0))
+        (local.set $b (i32.const 0))
+        (block $colsDone (loop $colsNext
+          (br_if $colsDone (i32.ge_s (local.get $b) (local.get $m)))
+          (local.set $p (i32.add (i32.add (local.get $x) (local.get $off))
+            (i32.load (i32.add (local.get $ib) (i32.shl (local.get $b) (i32.const 2))))))
+          (local.set $s (v128.load32_splat (i32.add (i32.add (local.get $g) (i32.mul (local.get $a) (local.get $rowBytes)))
+            (i32.shl (local.get $b) (i32.const 2)))))
+          (local.set $u00 (f32x4.add (local.get $u00) (f32x4.mul (local.get $s) (v128.load (local.get $p)))))
+          (local.set $u01 (f32x4.add (local.get $u01) (f32x4.mul (local.get $s) (v128.load offset=16 (local.get $p)))))
+          (local.set $b (i32.add (local.get $b) (i32.const 1)))
+          (br $colsNext)))
+        (local.set $p (i32.add (local.get $o0) (local.get $off)))
+        (v128.store (local.get $p) (f32x4.add (v128.load (local.get $p)) (local.get $u00)))
+        (v128.store offset=16 (local.get $p) (f32x4.add (v128.load offset=16 (local.get $p)) (local.get $u01)))
+        (local.set $off (i32.add (local.get $off) (i32.const 32)))
+        (br $chunksNext)))
+      (local.set $a (i32.add (local.get $a) (i32.const 1)))
+      (br $onesNext))))
+
+  ;; acc + ib[b] += Σ_a g[a·m + b] · (x + ia[a]) for b < m (distinct columns): the columns' gradient,
+  ;; dL/dx_j += Σ_i g_ij x_i. 16 floats of one column in registers while the anchors stream.
+  (func (export "gradCols")
+    (param $x i32) (param $ia i32) (param $na i32) (param $ib i32) (param $m i32)
+    (param $len i32) (param $g i32) (param $acc i32)
+    (local $a i32) (local $off i32) (local $b i32) (local $p i32) (local $s v128) (local $rowBytes i32)
+    (local $u0 v128) (local $u1 v128) (local $u2 v128) (local $u3 v128)
+    (local.set $rowBytes (i32.shl (local.get $m) (i32.const 2)))
+    (block $colsDone (loop $colsNext
+      (br_if $colsDone (i32.ge_s (local.get $b) (local.get $m)))
+      (local.set $off (i32.const 0))
+      (block $chunksDone (loop $chunksNext
+        (br_if $chunksDone (i32.ge_u (local.get $off) (local.get $len)))
+        (local.set $u0 (v128.const i32x4 0 0 0 0)) (local.set $u1 (v128.const i32x4 0 0 0 0))
+        (local.set $u2 (v128.const i32x4 0 0 0 0)) (local.set $u3 (v128.const i32x4 0 0 0 0))
+        (local.set $a (i32.const 0))
+        (block $rowsDone (loop $rowsNext
+          (br_if $rowsDone (i32.ge_s (local.get $a) (local.get $na)))
+          (local.set $p (i32.add (i32.add (local.get $x) (local.get $off))
+            (i32.load (i32.add (local.get $ia) (i32.shl (local.get $a) (i32.const 2))))))
+          (local.set $s (v128.load32_splat (i32.add (i32.add (local.get $g) (i32.mul (local.get $a) (local.get $rowBytes)))
+            (i32.shl (local.get $b) (i32.const 2)))))
+          (local.set $u0 (f32x4.add (local.get $u0) (f32x4.mul (local.get $s) (v128.load (local.get $p)))))
+          (local.set $u1 (f32x4.add (local.get $u1) (f32x4.mul (local.get $s) (v128.load offset=16 (local.get $p)))))
+          (local.set $u2 (f32x4.add (local.get $u2) (f32x4.mul (local.get $s) (v128.load offset=32 (local.get $p)))))
+          (local.set $u3 (f32x4.add (local.get $u3) (f32x4.mul (local.get $s) (v128.load offset=48 (local.get $p)))))
+          (local.set $a (i32.add (local.get $a) (i32.const 1)))
+          (br $rowsNext)))
+        (local.set $p (i32.add (i32.add (local.get $acc) (local.get $off))
+          (i32.load (i32.add (local.get $ib) (i32.shl (local.get $b) (i32.const 2))))))
+        (v128.store (local.get $p) (f32x4.add (v128.load (local.get $p)) (local.get $u0)))
+        (v128.store offset=16 (local.get $p) (f32x4.add (v128.load offset=16 (local.get $p)) (local.get $u1)))
+        (v128.store offset=32 (local.get $p) (f32x4.add (v128.load offset=32 (local.get $p)) (local.get $u2)))
+        (v128.store offset=48 (local.get $p) (f32x4.add (v128.load offset=48 (local.get $p)) (local.get $u3)))
+        (local.set $off (i32.add (local.get $off) (i32.const 64)))
+        (br $chunksNext)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $colsNext))))
+
+  ;; One anchor a against its own columns ib[b] with weights g[b]: acc + a += Σ_b g_b (x + ib[b]) and
+  ;; acc + ib[b] += g_b (x + a) (columns distinct, none equal to a).
+  (func (export "gradRow")
+    (param $x i32) (param $a i32) (param $ib i32) (param $m i32) (param $len i32) (param $g i32)
+    (param $acc i32)
+    (local $b i32) (local $off i32) (local $s v128) (local $pa i32) (local $pb i32) (local $q i32)
+    (block $colsDone (loop $colsNext
+      (br_if $colsDone (i32.ge_s (local.get $b) (local.get $m)))
+      (local.set $s (v128.load32_splat (i32.add (local.get $g) (i32.shl (local.get $b) (i32.const 2)))))
+      (local.set $q (i32.load (i32.add (local.get $ib) (i32.shl (local.get $b) (i32.const 2)))))
+      (local.set $off (i32.const 0))
+      (block $chunksDone (loop $chunksNext
+        (br_if $chunksDone (i32.ge_u (local.get $off) (local.get $len)))
+        (local.set $pa (i32.add (i32.add (local.get $acc) (local.get $a)) (local.get $off)))
+        (local.set $pb (i32.add (i32.add (local.get $acc) (local.get $q)) (local.get $off)))
+        (v128.store (local.get $pa) (f32x4.add (v128.load (local.get $pa))
+          (f32x4.mul (local.get $s) (v128.load (i32.add (i32.add (local.get $x) (local.get $q)) (local.get $off))))))
+        (v128.store (local.get $pb) (f32x4.add (v128.load (local.get $pb))
+          (f32x4.mul (local.get $s) (v128.load (i32.add (i32.add (local.get $x) (local.get $a)) (local.get $off))))))
+        (local.set $off (i32.add (local.get $off) (i32.const 16)))
+        (br $chunksNext)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $colsNext))))
+
+  ;; out[i] = number of set bits of row i of a bit matrix, for i0 ≤ i < i1 (rowBytes a multiple of 8).
+  (func (export "popcountRows")
+    (param $bits i32) (param $rowBytes i32) (param $i0 i32) (param $i1 i32) (param $out i32)
+    (local $i i32) (local $p i32) (local $end i32) (local $count i64)
+    (local.set $i (local.get $i0))
+    (block $rowsDone (loop $rowsNext
+      (br_if $rowsDone (i32.ge_s (local.get $i) (local.get $i1)))
+      (local.set $p (i32.add (local.get $bits) (i32.mul (local.get $i) (local.get $rowBytes))))
+      (local.set $end (i32.add (local.get $p) (local.get $rowBytes)))
+      (local.set $count (i64.const 0))
+      (block $wordsDone (loop $wordsNext
+        (br_if $wordsDone (i32.ge_u (local.get $p) (local.get $end)))
+        (local.set $count (i64.add (local.get $count) (i64.popcnt (i64.load (local.get $p)))))
+        (local.set $p (i32.add (local.get $p) (i32.const 8)))
+        (br $wordsNext)))
+      (i32.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2))) (i32.wrap_i64 (local.get $count)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $rowsNext))))
+
+  ;; dst[k] += src[k] for `bytes` bytes (a multiple of 16).
+  (func (export "addInto") (param $dst i32) (param $src i32) (param $bytes i32)
+    (local $k i32)
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $k) (local.get $bytes)))
+      (v128.store (i32.add (local.get $dst) (local.get $k))
+        (f32x4.add (v128.load (i32.add (local.get $dst) (local.get $k))) (v128.load (i32.add (local.get $src) (local.get $k)))))
+      (local.set $k (i32.add (local.get $k) (i32.const 16)))
+      (br $next))))
+)
