@@ -1,11 +1,32 @@
 import { assertInt, assertNumber, assertShape, describeValue, HpError, randomSeed } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
+import { fusedLossSupported } from './fused/engine.js';
+import { fusedLossOnTensors } from './fused/tensors.js';
 import { type GridSize, parseGrid } from './grid.js';
 import { l2Normalize } from './normalize.js';
 
 /** `tf.tidy` for an object result that may hold nulls and numbers besides tensors (kept as usual). */
 function tidyObject<T extends object>(fn: () => T): T {
   return tf.tidy(fn as unknown as () => tf.TensorContainer) as unknown as T;
+}
+
+/**
+ * How `hiddenPositiveLoss` computes: `'tfjs'` with TF.js ops on the active backend (no host reads, so
+ * it runs on GPU backends); `'fused'` with the WebAssembly kernels of the fused engine on host copies of
+ * the inputs (sparse in the sampled negatives, multi-threaded after `initFusedLoss`); `'auto'` the
+ * fused engine on the `wasm` and `cpu` backends and TF.js ops on every other.
+ */
+export type HiddenPositiveLossEngine = 'auto' | 'tfjs' | 'fused';
+
+export const HIDDEN_POSITIVE_LOSS_ENGINES: readonly HiddenPositiveLossEngine[] = ['auto', 'tfjs', 'fused'];
+
+/** Backends on which `engine: 'auto'` picks the fused engine (host memory, where it is faster). */
+const FUSED_BACKENDS = new Set(['wasm', 'cpu']);
+
+/** The engine `engine: 'auto'` resolves to on the active backend. */
+export function resolveLossEngine(engine: HiddenPositiveLossEngine = 'auto'): 'tfjs' | 'fused' {
+  if (engine !== 'auto') return engine;
+  return FUSED_BACKENDS.has(tf.getBackend()) && fusedLossSupported() ? 'fused' : 'tfjs';
 }
 
 /** SupCon's default base temperature; the official loss is scaled by τ / 0.07 (`loss.py:164-169`). */
@@ -39,6 +60,8 @@ export interface HiddenPositiveLossInputs {
   readonly gridSize: GridSize;
   /** Seed of the Bernoulli(ρ) draw when ρ < 1 and no mask is given. */
   readonly seed?: number;
+  /** Engine (see `HiddenPositiveLossEngine`); default `'auto'`. Both give the same loss and gradients. */
+  readonly engine?: HiddenPositiveLossEngine;
 }
 
 interface Prepared {
@@ -121,6 +144,18 @@ function validate(inputs: HiddenPositiveLossInputs): { batch: number; p: number;
     }
   }
   if (inputs.seed !== undefined) assertInt(fn, 'seed', inputs.seed);
+  if (inputs.engine !== undefined && !HIDDEN_POSITIVE_LOSS_ENGINES.includes(inputs.engine)) {
+    throw new HpError(
+      'E_ARG',
+      `${fn}: engine is invalid: expected one of ${HIDDEN_POSITIVE_LOSS_ENGINES.map((e) => `'${e}'`).join(', ')}, got ${describeValue(inputs.engine)}`,
+    );
+  }
+  if (inputs.engine === 'fused' && !fusedLossSupported()) {
+    throw new HpError(
+      'E_BACKEND',
+      `${fn}: engine 'fused' is not available here: expected WebAssembly with shared memory (SharedArrayBuffer), got none. Use engine: 'tfjs'.`,
+    );
+  }
   return { batch: n / p, p, n };
 }
 
@@ -321,7 +356,10 @@ function gradientsRequested(): boolean {
 export function hiddenPositiveLoss(inputs: HiddenPositiveLossInputs): tf.Scalar {
   const { batch, p, n } = validate(inputs);
   const withGrad = gradientsRequested();
+  const engine = resolveLossEngine(inputs.engine);
+  const scale = inputs.temperature / BASE_TEMPERATURE / (batch * 2);
   const run = (z: tf.Tensor2D, zMix: tf.Tensor2D) => {
+    if (engine === 'fused') return fusedLossOnTensors(inputs, z, zMix, { batch, p, n, scale }, withGrad);
     const pr = prepare(inputs, batch, p, n);
     const zT = tf.transpose(z);
     const zMixT = tf.transpose(zMix);

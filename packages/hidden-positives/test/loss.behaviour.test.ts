@@ -112,8 +112,8 @@ describe('hiddenPositiveLoss behaviour', () => {
     tf.dispose(tensorsOf(x));
   });
 
-  it('block-wise memory: peak stays below one [N, N] matrix (B = 16, grid 6, N = 576)', async () => {
-    const x = randomInputs(16, 6, 16, 8, 32, 5);
+  it('TF.js engine, block-wise memory: peak stays below one [N, N] matrix (B = 16, grid 6, N = 576)', async () => {
+    const x = { ...randomInputs(16, 6, 16, 8, 32, 5), engine: 'tfjs' as const };
     const n = 576;
     const info = await tf.profile(() => {
       const { value: v, grads } = tf.valueAndGrads((z: tf.Tensor, m: tf.Tensor) =>
@@ -127,8 +127,8 @@ describe('hiddenPositiveLoss behaviour', () => {
     tf.dispose(tensorsOf(x));
   });
 
-  it('reads nothing back to the host (WebGPU cannot read synchronously), with and without a tape', () => {
-    const x = randomInputs(2, 3, 6, 5, 8, 7);
+  it('TF.js engine: reads nothing back to the host (WebGPU cannot read synchronously), with and without a tape', () => {
+    const x = { ...randomInputs(2, 3, 6, 5, 8, 7), engine: 'tfjs' as const };
     // Tensor.dataSync / arraySync go through the engine (kernels may read their own backend's memory).
     const engine = tf.engine() as unknown as Record<string, unknown>;
     const refuse = () => {

@@ -1,0 +1,354 @@
+/**
+ * The fused engine of `hiddenPositiveLoss`: the same objective as the TF.js engine, computed on host
+ * arrays by the WebAssembly kernels of kernels.wat on the threads of a `FusedPool`.
+ *
+ * The TF.js engine builds eight dense [P, N] matrices per image. Most of that is not needed: with ρ < 1
+ * the contrast set A = not-self ∧ (M_ag ∨ R) and the positive weights W = M_ag + λ M_sp are sparse
+ * (density ≈ ρ + the positives), the loss needs the logits ℓ_ij only where A or W is non-zero, and its
+ * gradient dℓ is zero everywhere else. The work that stays dense is
+ *   1. the criteria c = max over the pool (N × Q dot products each),
+ *   2. the positive masks M = [x_i · x_j > min(c_i, c_j)] of f̂ and ŝ′: symmetric, so each pair is
+ *      computed once, thresholded in registers and kept as an N × N bit matrix (N²/8 bytes),
+ * and the rest is sampled: logits, row sums and both gradient products on the entries of A ∪ W only.
+ * No [P, N] float matrix is ever built.
+ */
+
+import { writeParams } from './control.js';
+import { ROW_ALIGN } from './kernels.js';
+import type { FusedPool } from './pool.js';
+import {
+  COUNTS_PARAMS,
+  CRITERION_PARAMS,
+  FILL_PARAMS,
+  GROUP_F64,
+  GROUP_PARAMS,
+  groupScratchBytes,
+  JOIN_PARAMS,
+  REDUCE_PARAMS,
+  TASK_COUNTS,
+  TASK_CRITERION,
+  TASK_FILL,
+  TASK_GROUPS,
+  TASK_JOIN,
+  TASK_REDUCE,
+} from './tasks.js';
+
+export interface FusedLossData {
+  readonly batch: number;
+  readonly p: number;
+  /** Widths of z / z̃, f̂, ŝ′. */
+  readonly d: number;
+  readonly c: number;
+  readonly dm: number;
+  readonly z: Float32Array; // [N, D]
+  readonly zMix: Float32Array; // [N, D]
+  readonly f: Float32Array; // [N, C] normalised
+  readonly poolAg: Float32Array; // [Q, C] normalised
+  /** [N, D′] normalised, null when λ = 0. */
+  readonly s: Float32Array | null;
+  readonly poolSp: Float32Array | null; // [Q′, D′] normalised
+  readonly lambda: number;
+  readonly tau: number;
+  /** (τ / 0.07) / (B · 2). */
+  readonly scale: number;
+  /**
+   * The negative mask R, [P, N] row-major, row r used by every anchor b·P + r: entry (r, j) is kept when
+   * it is below `below` (a uniform draw against ρ), or non-zero when `below` is null (an injected mask).
+   * null: every column (ρ = 1).
+   */
+  readonly keep: { readonly values: ArrayLike<number>; readonly below: number | null } | null;
+  readonly withGrad: boolean;
+  /** Called after each phase with its wall time (benchmarks). */
+  readonly onPhase?: (phase: string, ms: number) => void;
+}
+
+export interface FusedLossResult {
+  readonly loss: number;
+  /** [N, D] gradients, null without `withGrad`. */
+  readonly gradZ: Float32Array | null;
+  readonly gradMix: Float32Array | null;
+}
+
+/** Column block of the symmetric join: 256 rows of 384–512 floats stay in a 2 MiB L2. */
+const JOIN_BLOCK = 256;
+
+const rowStride = (cols: number) => Math.ceil((cols * 4) / ROW_ALIGN) * ROW_ALIGN;
+
+class Arena {
+  top = ROW_ALIGN;
+  alloc(bytes: number): number {
+    const at = this.top;
+    this.top += Math.ceil(Math.max(bytes, 1) / ROW_ALIGN) * ROW_ALIGN;
+    return at;
+  }
+}
+
+/** Copies `rows` rows of `cols` floats into the memory at `ptr`, `stride` bytes apart (padding left 0). */
+function putRows(
+  f32: Float32Array,
+  ptr: number,
+  stride: number,
+  src: Float32Array,
+  rows: number,
+  cols: number,
+) {
+  const base = ptr >>> 2;
+  const step = stride >>> 2;
+  if (step === cols) {
+    f32.set(src.subarray(0, rows * cols), base);
+    return;
+  }
+  for (let i = 0; i < rows; i += 1) {
+    const row = base + i * step;
+    f32.set(src.subarray(i * cols, (i + 1) * cols), row);
+    f32.fill(0, row + cols, row + step);
+  }
+}
+
+function getRows(f32: Float32Array, ptr: number, stride: number, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  const base = ptr >>> 2;
+  const step = stride >>> 2;
+  if (step === cols) {
+    out.set(f32.subarray(base, base + rows * cols));
+    return out;
+  }
+  for (let i = 0; i < rows; i += 1) out.set(f32.subarray(base + i * step, base + i * step + cols), i * cols);
+  return out;
+}
+
+/** The loss and its gradients w.r.t. z and z̃ (see the module comment); synchronous. */
+export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): FusedLossResult {
+  let last = performance.now();
+  const phase = (name: string) => {
+    if (data.onPhase === undefined) return;
+    const now = performance.now();
+    data.onPhase(name, now - last);
+    last = now;
+  };
+  const fn = 'hiddenPositiveLoss';
+  const { batch, p, d, c, dm } = data;
+  const n = batch * p;
+  const threads = pool.threads;
+  const strideD = rowStride(d);
+  const strideC = rowStride(c);
+  const strideDm = rowStride(dm);
+  const rowBytes = Math.ceil(n / 64) * 8;
+  const withSp = data.s !== null && data.poolSp !== null;
+  const q = data.poolAg.length / c;
+  const qs = withSp ? data.poolSp!.length / dm : 0;
+
+  // R, row by row: the same row r for every image (the official mask_neglect_base).
+  const rLen = new Int32Array(p);
+  const rStart = new Int32Array(p);
+  let rIdx: Int32Array;
+  const keep = data.keep;
+  if (keep === null) {
+    rLen.fill(n);
+    rIdx = new Int32Array(n).map((_, j) => j);
+  } else {
+    const { values, below } = keep;
+    const kept = (k: number) => (below === null ? values[k] !== 0 : values[k]! < below);
+    let total = 0;
+    for (let r = 0; r < p; r += 1) {
+      let count = 0;
+      for (let k = r * n; k < (r + 1) * n; k += 1) if (kept(k)) count += 1;
+      rStart[r] = total;
+      rLen[r] = count;
+      total += count;
+    }
+    rIdx = new Int32Array(total);
+    let t = 0;
+    for (let r = 0; r < p; r += 1) for (let j = 0; j < n; j += 1) if (kept(r * n + j)) rIdx[t++] = j;
+  }
+
+  phase('mask rows');
+  const arena = new Arena();
+  const at = {
+    z: arena.alloc(n * strideD),
+    zMix: arena.alloc(n * strideD),
+    f: arena.alloc(n * strideC),
+    poolAg: arena.alloc(q * strideC),
+    s: withSp ? arena.alloc(n * strideDm) : 0,
+    poolSp: withSp ? arena.alloc(qs * strideDm) : 0,
+    cAg: arena.alloc(n * 4),
+    cSp: arena.alloc(n * 4),
+    bitsAg: arena.alloc(n * rowBytes),
+    bitsSp: withSp ? arena.alloc(n * rowBytes) : 0,
+    rStart: arena.alloc(p * 4),
+    rLen: arena.alloc(p * 4),
+    rIdx: arena.alloc(rIdx.length * 4),
+    rOff: arena.alloc(rIdx.length * 4),
+    rBits: arena.alloc(p * rowBytes),
+    cntAg: arena.alloc(n * 4),
+    cntSp: arena.alloc(n * 4),
+    coef: arena.alloc(n * 8),
+    weightSum: arena.alloc(n * 8),
+    lossOut: arena.alloc(threads * 8),
+  };
+  pool.reserve(arena.top, fn);
+  let view = views(pool);
+  putRows(view.f32, at.z, strideD, data.z, n, d);
+  putRows(view.f32, at.zMix, strideD, data.zMix, n, d);
+  putRows(view.f32, at.f, strideC, data.f, n, c);
+  putRows(view.f32, at.poolAg, strideC, data.poolAg, q, c);
+  if (withSp) {
+    putRows(view.f32, at.s, strideDm, data.s!, n, dm);
+    putRows(view.f32, at.poolSp, strideDm, data.poolSp!, qs, dm);
+  }
+  view.i32.set(rStart, at.rStart >>> 2);
+  view.i32.set(rLen, at.rLen >>> 2);
+  view.i32.set(rIdx, at.rIdx >>> 2);
+  view.i32.set(
+    rIdx.map((j) => j * strideD),
+    at.rOff >>> 2,
+  );
+  const rBits = view.i32.subarray(at.rBits >>> 2, (at.rBits + p * rowBytes) >>> 2);
+  rBits.fill(keep === null ? -1 : 0);
+  for (let r = 0; keep !== null && r < p; r += 1) {
+    const row = (r * rowBytes) >>> 2;
+    for (let t = rStart[r]!; t < rStart[r]! + rLen[r]!; t += 1) {
+      const j = rIdx[t]!;
+      rBits[row + (j >>> 5)]! |= 1 << (j & 31);
+    }
+  }
+
+  const fill = (ptr: number, bytes: number) => {
+    if (bytes === 0) return;
+    writeParams(pool.control, FILL_PARAMS, { ptr, bytes });
+    pool.run(TASK_FILL);
+  };
+  phase('copy in');
+  fill(at.bitsAg, n * rowBytes);
+  if (withSp) fill(at.bitsSp, n * rowBytes);
+
+  // 1. criteria c_ag, c_sp (spec §3.3: Rpoint, Rpoint_ema)
+  const criterion = (x: number, stride: number, poolPtr: number, rows: number, out: number) => {
+    writeParams(pool.control, CRITERION_PARAMS, { x, stride, n, pool: poolPtr, q: rows, len: stride, out });
+    pool.run(TASK_CRITERION);
+  };
+  phase('clear bits');
+  criterion(at.f, strideC, at.poolAg, q, at.cAg);
+  if (withSp) criterion(at.s, strideDm, at.poolSp, qs, at.cSp);
+
+  // 2. positive bit matrices M_ag, M_sp (symmetric, strict >)
+  const join = (x: number, stride: number, cPtr: number, bits: number) => {
+    writeParams(pool.control, JOIN_PARAMS, {
+      x,
+      stride,
+      n,
+      c: cPtr,
+      bits,
+      rowBytes,
+      len: stride,
+      block: JOIN_BLOCK,
+    });
+    pool.run(TASK_JOIN);
+  };
+  phase('criteria');
+  join(at.f, strideC, at.cAg, at.bitsAg);
+  if (withSp) join(at.s, strideDm, at.cSp, at.bitsSp);
+  writeParams(pool.control, COUNTS_PARAMS, {
+    bitsAg: at.bitsAg,
+    bitsSp: at.bitsSp,
+    rowBytes,
+    n,
+    outAg: at.cntAg,
+    outSp: at.cntSp,
+  });
+  phase('positive pairs');
+  pool.run(TASK_COUNTS);
+
+  // 3. per-anchor weights: n_i = |M_ag,i| + λ |M_sp,i|, valid = |M_ag,i| > 0, and
+  //    coef_i = −scale · w_i / |V| = −scale · n_i / Σ_{k∈V} n_k (w_i = n_i / mean_V n, "pnm").
+  view = views(pool);
+  const cntAg = view.i32.subarray(at.cntAg >>> 2, (at.cntAg >>> 2) + n);
+  const cntSp = view.i32.subarray(at.cntSp >>> 2, (at.cntSp >>> 2) + n);
+  const coef = view.f64.subarray(at.coef >>> 3, (at.coef >>> 3) + n);
+  const weightSum = view.f64.subarray(at.weightSum >>> 3, (at.weightSum >>> 3) + n);
+  for (let b = 0; b < batch; b += 1) {
+    let total = 0;
+    for (let a = b * p; a < (b + 1) * p; a += 1) {
+      weightSum[a] = cntAg[a]! + (withSp ? data.lambda * cntSp[a]! : 0);
+      if (cntAg[a]! > 0) total += weightSum[a]!;
+    }
+    for (let a = b * p; a < (b + 1) * p; a += 1) {
+      coef[a] = cntAg[a]! > 0 ? (-data.scale * weightSum[a]!) / Math.max(total, 1) : 0;
+    }
+  }
+  let maxE = 0;
+  let maxM = 0;
+  for (let r = 0; r < p; r += 1) {
+    let e = 0;
+    for (let b = 0; b < batch; b += 1) {
+      const a = b * p + r;
+      if (coef[a] !== 0) e += cntAg[a]! + (withSp ? cntSp[a]! : 0);
+    }
+    maxE = Math.max(maxE, e);
+    maxM = Math.max(maxM, rLen[r]!);
+  }
+
+  // 4. sampled logits, losses and gradients, one row group per task share
+  const accThreadBytes = 2 * n * strideD;
+  const scratchBytes = groupScratchBytes(batch, maxM, maxE);
+  const acc = arena.alloc(threads * accThreadBytes);
+  const scratch = arena.alloc(threads * scratchBytes);
+  pool.reserve(arena.top, fn);
+  if (data.withGrad) fill(acc, threads * accThreadBytes);
+  writeParams(pool.control, GROUP_PARAMS, {
+    p,
+    batch,
+    z: at.z,
+    zMix: at.zMix,
+    stride: strideD,
+    bitsAg: at.bitsAg,
+    bitsSp: withSp ? at.bitsSp : 0,
+    rowBytes,
+    rStart: at.rStart,
+    rLen: at.rLen,
+    rIdx: at.rIdx,
+    rOff: at.rOff,
+    rBits: at.rBits,
+    coef: at.coef,
+    weightSum: at.weightSum,
+    acc,
+    accThreadBytes,
+    scratch,
+    scratchBytes,
+    maxM,
+    maxE,
+    withGrad: data.withGrad ? 1 : 0,
+    lossOut: at.lossOut,
+  });
+  pool.control.f64[GROUP_F64.invTau] = 1 / data.tau;
+  pool.control.f64[GROUP_F64.lambda] = withSp ? data.lambda : 0;
+  phase('counts, weights');
+  pool.run(TASK_GROUPS);
+  phase('sampled loss and gradient');
+
+  view = views(pool);
+  let loss = 0;
+  for (let t = 0; t < threads; t += 1) loss += view.f64[(at.lossOut >>> 3) + t]!;
+  if (!data.withGrad) return { loss, gradZ: null, gradMix: null };
+  if (threads > 1) {
+    writeParams(pool.control, REDUCE_PARAMS, {
+      acc,
+      threadBytes: accThreadBytes,
+      bytes: accThreadBytes,
+      threads,
+    });
+    pool.run(TASK_REDUCE);
+  }
+  phase('reduce');
+  view = views(pool);
+  return {
+    loss,
+    gradZ: getRows(view.f32, acc, strideD, n, d),
+    gradMix: getRows(view.f32, acc + n * strideD, strideD, n, d),
+  };
+}
+
+function views(pool: FusedPool) {
+  const buffer = pool.memory.buffer;
+  return { f32: new Float32Array(buffer), i32: new Int32Array(buffer), f64: new Float64Array(buffer) };
+}
