@@ -70,13 +70,21 @@ export function fusedLossSupported(): boolean {
   return supported;
 }
 
-let profiler: ((phase: string, ms: number) => void) | undefined;
-
-/** Benchmarks only (not exported from the package): a callback for the wall time of each phase. */
-export function setFusedLossProfiler(fn: ((phase: string, ms: number) => void) | undefined): void {
-  profiler = fn;
+/** What the fused engine reports to a benchmark about one call. */
+export interface FusedLossProfiler {
+  /** Wall time of one phase. */
+  phase(name: string, ms: number): void;
+  /** Entries of the sampled products: `tile` in the [B, |R_r|] group tiles, `extra` positives outside R. */
+  entries(tile: number, extra: number): void;
 }
 
-export function fusedLossProfiler(): ((phase: string, ms: number) => void) | undefined {
+let profiler: FusedLossProfiler | undefined;
+
+/** Benchmarks only (not exported from the package). */
+export function setFusedLossProfiler(value: FusedLossProfiler | undefined): void {
+  profiler = value;
+}
+
+export function fusedLossProfiler(): FusedLossProfiler | undefined {
   return profiler;
 }

@@ -14,6 +14,7 @@
  */
 
 import { writeParams } from './control.js';
+import type { FusedLossProfiler } from './engine.js';
 import { ROW_ALIGN } from './kernels.js';
 import type { FusedPool } from './pool.js';
 import {
@@ -58,8 +59,8 @@ export interface FusedLossData {
    */
   readonly keep: { readonly values: ArrayLike<number>; readonly below: number | null } | null;
   readonly withGrad: boolean;
-  /** Called after each phase with its wall time (benchmarks). */
-  readonly onPhase?: (phase: string, ms: number) => void;
+  /** Told the wall time of each phase and the sampled entries (benchmarks). */
+  readonly profiler?: FusedLossProfiler;
 }
 
 export interface FusedLossResult {
@@ -121,9 +122,9 @@ function getRows(f32: Float32Array, ptr: number, stride: number, rows: number, c
 export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): FusedLossResult {
   let last = performance.now();
   const phase = (name: string) => {
-    if (data.onPhase === undefined) return;
+    if (data.profiler === undefined) return;
     const now = performance.now();
-    data.onPhase(name, now - last);
+    data.profiler.phase(name, now - last);
     last = now;
   };
   const fn = 'hiddenPositiveLoss';
@@ -147,19 +148,26 @@ export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): F
     rLen.fill(n);
     rIdx = new Int32Array(n).map((_, j) => j);
   } else {
+    // Count, then fill; each loop specialised on the kind of mask (no call per entry).
     const { values, below } = keep;
-    const kept = (k: number) => (below === null ? values[k] !== 0 : values[k]! < below);
+    const scan = (r: number, out: Int32Array | null, from: number): number => {
+      let t = from;
+      const row = r * n;
+      if (below === null) {
+        for (let j = 0; j < n; j += 1) if (values[row + j] !== 0) out === null ? t++ : (out[t++] = j);
+      } else {
+        for (let j = 0; j < n; j += 1) if (values[row + j]! < below) out === null ? t++ : (out[t++] = j);
+      }
+      return t;
+    };
     let total = 0;
     for (let r = 0; r < p; r += 1) {
-      let count = 0;
-      for (let k = r * n; k < (r + 1) * n; k += 1) if (kept(k)) count += 1;
       rStart[r] = total;
-      rLen[r] = count;
-      total += count;
+      total = scan(r, null, total);
+      rLen[r] = total - rStart[r]!;
     }
     rIdx = new Int32Array(total);
-    let t = 0;
-    for (let r = 0; r < p; r += 1) for (let j = 0; j < n; j += 1) if (kept(r * n + j)) rIdx[t++] = j;
+    for (let r = 0; r < p; r += 1) scan(r, rIdx, rStart[r]!);
   }
 
   phase('mask rows');
@@ -171,8 +179,8 @@ export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): F
     poolAg: arena.alloc(q * strideC),
     s: withSp ? arena.alloc(n * strideDm) : 0,
     poolSp: withSp ? arena.alloc(qs * strideDm) : 0,
-    cAg: arena.alloc(n * 4),
-    cSp: arena.alloc(n * 4),
+    cAg: arena.alloc((n + 4) * 4), // the kernels read and write whole 4-row tiles
+    cSp: arena.alloc((n + 4) * 4),
     bitsAg: arena.alloc(n * rowBytes),
     bitsSp: withSp ? arena.alloc(n * rowBytes) : 0,
     rStart: arena.alloc(p * 4),
@@ -184,7 +192,7 @@ export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): F
     cntSp: arena.alloc(n * 4),
     coef: arena.alloc(n * 8),
     weightSum: arena.alloc(n * 8),
-    lossOut: arena.alloc(threads * 8),
+    lossOut: arena.alloc(threads * 16), // per thread: loss, extra entries
   };
   pool.reserve(arena.top, fn);
   let view = views(pool);
@@ -328,7 +336,14 @@ export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): F
 
   view = views(pool);
   let loss = 0;
-  for (let t = 0; t < threads; t += 1) loss += view.f64[(at.lossOut >>> 3) + t]!;
+  let extra = 0;
+  for (let t = 0; t < threads; t += 1) {
+    loss += view.f64[(at.lossOut >>> 3) + 2 * t]!;
+    extra += view.f64[(at.lossOut >>> 3) + 2 * t + 1]!;
+  }
+  let tile = 0;
+  for (let r = 0; r < p; r += 1) tile += batch * rLen[r]!;
+  data.profiler?.entries(tile, extra);
   if (!data.withGrad) return { loss, gradZ: null, gradMix: null };
   if (threads > 1) {
     writeParams(pool.control, REDUCE_PARAMS, {

@@ -9,23 +9,32 @@
 ;;   multiple of 64 (16 floats): padding adds exact zeros to every dot product.
 ;; - Row lists hold byte offsets of rows (row · stride) relative to the matrix base, as i32.
 ;; - Every dot product x · y sums in one fixed order: lane l of a 4-lane accumulator sums the products
-;;   of the coordinates k ≡ l (mod 4) in increasing k, then the lanes are added as (l0 + l1) + (l2 + l3).
+;;   of the coordinates k ≡ l (mod 4) in increasing k, then the lanes are added as (l0 + l2) + (l1 + l3).
 ;;   So x · y and y · x are bit-identical, and equal rows give equal products in every kernel.
 (module
   (import "env" "memory" (memory $mem 1 65536 shared))
 
-  (func $hsum (param $v v128) (result f32)
-    (f32.add
-      (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
-      (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v)))))
+;; [Σ a, Σ b, Σ c, Σ d] of four accumulators, each lane sum as (l0 + l2) + (l1 + l3).
+  (func $sum4 (param $a v128) (param $b v128) (param $c v128) (param $d v128) (result v128)
+    (local $u v128) (local $v v128)
+    (local.set $u (f32x4.add
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a) (local.get $b))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a) (local.get $b))))
+    (local.set $v (f32x4.add
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $c) (local.get $d))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $c) (local.get $d))))
+    ;; u = [a0+a2, b0+b2, a1+a3, b1+b3], v likewise for c, d
+    (f32x4.add
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u) (local.get $v))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u) (local.get $v))))
 
   ;; Dot products of the rows at a0..a3 with the rows at b0, b1 over `len` bytes: the 4×2 micro-tile
   ;; of every matrix kernel (8 accumulators, 2 + 4 loads per 16 float ops, fits the 16 SIMD registers).
-  ;; Results in the order a0·b0, a0·b1, a1·b0, a1·b1, a2·b0, a2·b1, a3·b0, a3·b1.
+  ;; Returns column b0 as [a0·b0, a1·b0, a2·b0, a3·b0] and column b1 likewise.
   (func $dot4x2
     (param $a0 i32) (param $a1 i32) (param $a2 i32) (param $a3 i32)
     (param $b0 i32) (param $b1 i32) (param $len i32)
-    (result f32 f32 f32 f32 f32 f32 f32 f32)
+    (result v128 v128)
     (local $k i32) (local $x v128) (local $y0 v128) (local $y1 v128)
     (local $s00 v128) (local $s01 v128) (local $s10 v128) (local $s11 v128)
     (local $s20 v128) (local $s21 v128) (local $s30 v128) (local $s31 v128)
@@ -45,15 +54,14 @@
       (local.set $s30 (f32x4.add (local.get $s30) (f32x4.mul (local.get $x) (local.get $y0))))
       (local.set $s31 (f32x4.add (local.get $s31) (f32x4.mul (local.get $x) (local.get $y1))))
       (br_if $next (i32.lt_u (local.tee $k (i32.add (local.get $k) (i32.const 16))) (local.get $len))))
-    (call $hsum (local.get $s00)) (call $hsum (local.get $s01))
-    (call $hsum (local.get $s10)) (call $hsum (local.get $s11))
-    (call $hsum (local.get $s20)) (call $hsum (local.get $s21))
-    (call $hsum (local.get $s30)) (call $hsum (local.get $s31)))
+    (call $sum4 (local.get $s00) (local.get $s10) (local.get $s20) (local.get $s30))
+    (call $sum4 (local.get $s01) (local.get $s11) (local.get $s21) (local.get $s31)))
 
-  ;; Dot products of the row at a with the rows at b0..b3 (1×4 tile, for single anchors).
+  ;; Dot products of the row at a with the rows at b0..b3 (1×4 tile, for single anchors), as
+  ;; [a·b0, a·b1, a·b2, a·b3], summed in the same order as $dot4x2.
   (func $dot1x4
     (param $a i32) (param $b0 i32) (param $b1 i32) (param $b2 i32) (param $b3 i32) (param $len i32)
-    (result f32 f32 f32 f32)
+    (result v128)
     (local $k i32) (local $x v128) (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)
     (loop $next
       (local.set $x (v128.load (i32.add (local.get $a) (local.get $k))))
@@ -66,26 +74,25 @@
       (local.set $s3 (f32x4.add (local.get $s3)
         (f32x4.mul (local.get $x) (v128.load (i32.add (local.get $b3) (local.get $k))))))
       (br_if $next (i32.lt_u (local.tee $k (i32.add (local.get $k) (i32.const 16))) (local.get $len))))
-    (call $hsum (local.get $s0)) (call $hsum (local.get $s1))
-    (call $hsum (local.get $s2)) (call $hsum (local.get $s3)))
+    (call $sum4 (local.get $s0) (local.get $s1) (local.get $s2) (local.get $s3)))
 
   (func $minI (param $a i32) (param $b i32) (result i32)
     (select (local.get $a) (local.get $b) (i32.lt_s (local.get $a) (local.get $b))))
 
   ;; out[i] = max_q x_i · p_q over the q pool rows, for rows i0 ≤ i < i1 (a strip of ≤ 16 rows, which
   ;; stays in L1 while the pool streams through it two rows at a time). The criterion c of spec §3.3.
+  ;; i0 is a multiple of 4, and out has 3 floats of padding past the last row (the last tile's lanes).
   (func (export "criterion")
     (param $x i32) (param $stride i32) (param $i0 i32) (param $i1 i32)
     (param $pool i32) (param $q i32) (param $len i32) (param $out i32)
     (local $i i32) (local $j i32) (local $t i32) (local $b0 i32) (local $b1 i32) (local $o i32)
-    (local $r0 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32)
-    (local $d00 f32) (local $d01 f32) (local $d10 f32) (local $d11 f32)
-    (local $d20 f32) (local $d21 f32) (local $d30 f32) (local $d31 f32)
+    (local $last i32) (local $c0 v128) (local $c1 v128)
+    (local.set $last (i32.sub (local.get $i1) (i32.const 1)))
     (local.set $i (local.get $i0))
     (block $done (loop $fill
       (br_if $done (i32.ge_s (local.get $i) (local.get $i1)))
-      (f32.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2))) (f32.const -inf))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (v128.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2))) (f32x4.splat (f32.const -inf)))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
       (br $fill)))
     (block $poolDone (loop $poolNext
       (br_if $poolDone (i32.ge_s (local.get $j) (local.get $q)))
@@ -96,61 +103,52 @@
       (local.set $t (local.get $i0))
       (block $rowsDone (loop $rowsNext
         (br_if $rowsDone (i32.ge_s (local.get $t) (local.get $i1)))
-        ;; rows past i1 repeat row i1 − 1: their maxima are the same values
-        (local.set $r0 (local.get $t))
-        (local.set $r1 (call $minI (i32.add (local.get $t) (i32.const 1)) (i32.sub (local.get $i1) (i32.const 1))))
-        (local.set $r2 (call $minI (i32.add (local.get $t) (i32.const 2)) (i32.sub (local.get $i1) (i32.const 1))))
-        (local.set $r3 (call $minI (i32.add (local.get $t) (i32.const 3)) (i32.sub (local.get $i1) (i32.const 1))))
+        ;; rows past i1 repeat row i1 − 1; their lanes land in the padding
         (call $dot4x2
-          (i32.add (local.get $x) (i32.mul (local.get $r0) (local.get $stride)))
-          (i32.add (local.get $x) (i32.mul (local.get $r1) (local.get $stride)))
-          (i32.add (local.get $x) (i32.mul (local.get $r2) (local.get $stride)))
-          (i32.add (local.get $x) (i32.mul (local.get $r3) (local.get $stride)))
+          (i32.add (local.get $x) (i32.mul (local.get $t) (local.get $stride)))
+          (i32.add (local.get $x) (i32.mul (call $minI (i32.add (local.get $t) (i32.const 1)) (local.get $last)) (local.get $stride)))
+          (i32.add (local.get $x) (i32.mul (call $minI (i32.add (local.get $t) (i32.const 2)) (local.get $last)) (local.get $stride)))
+          (i32.add (local.get $x) (i32.mul (call $minI (i32.add (local.get $t) (i32.const 3)) (local.get $last)) (local.get $stride)))
           (local.get $b0) (local.get $b1) (local.get $len))
-        (local.set $d31) (local.set $d30) (local.set $d21) (local.set $d20)
-        (local.set $d11) (local.set $d10) (local.set $d01) (local.set $d00)
-        (local.set $o (i32.add (local.get $out) (i32.shl (local.get $r0) (i32.const 2))))
-        (f32.store (local.get $o) (f32.max (f32.load (local.get $o)) (f32.max (local.get $d00) (local.get $d01))))
-        (local.set $o (i32.add (local.get $out) (i32.shl (local.get $r1) (i32.const 2))))
-        (f32.store (local.get $o) (f32.max (f32.load (local.get $o)) (f32.max (local.get $d10) (local.get $d11))))
-        (local.set $o (i32.add (local.get $out) (i32.shl (local.get $r2) (i32.const 2))))
-        (f32.store (local.get $o) (f32.max (f32.load (local.get $o)) (f32.max (local.get $d20) (local.get $d21))))
-        (local.set $o (i32.add (local.get $out) (i32.shl (local.get $r3) (i32.const 2))))
-        (f32.store (local.get $o) (f32.max (f32.load (local.get $o)) (f32.max (local.get $d30) (local.get $d31))))
+        (local.set $c1) (local.set $c0)
+        (local.set $o (i32.add (local.get $out) (i32.shl (local.get $t) (i32.const 2))))
+        (v128.store (local.get $o) (f32x4.max (v128.load (local.get $o)) (f32x4.max (local.get $c0) (local.get $c1))))
         (local.set $t (i32.add (local.get $t) (i32.const 4)))
         (br $rowsNext)))
       (local.set $j (i32.add (local.get $j) (i32.const 2)))
       (br $poolNext))))
 
-  ;; Marks pair (i, j), i < j < j1, as positive when d = x_i · x_j > min(c_i, c_j) (the official strict
-  ;; `Rpoint < cossim` of either side): bit j of row i and bit i of row j of the [n, n] bit matrix.
-  (func $pair (param $i i32) (param $j i32) (param $d f32) (param $j1 i32) (param $c i32)
-    (param $bits i32) (param $rowBytes i32)
-    (if (i32.and (i32.lt_s (local.get $i) (local.get $j)) (i32.lt_s (local.get $j) (local.get $j1)))
-      (then
-        (if (f32.gt (local.get $d) (f32.min
-              (f32.load (i32.add (local.get $c) (i32.shl (local.get $i) (i32.const 2))))
-              (f32.load (i32.add (local.get $c) (i32.shl (local.get $j) (i32.const 2))))))
-          (then
-            (drop (i32.atomic.rmw.or
-              (i32.add (i32.add (local.get $bits) (i32.mul (local.get $i) (local.get $rowBytes)))
-                (i32.shl (i32.shr_u (local.get $j) (i32.const 5)) (i32.const 2)))
-              (i32.shl (i32.const 1) (i32.and (local.get $j) (i32.const 31)))))
-            (drop (i32.atomic.rmw.or
-              (i32.add (i32.add (local.get $bits) (i32.mul (local.get $j) (local.get $rowBytes)))
-                (i32.shl (i32.shr_u (local.get $i) (i32.const 5)) (i32.const 2)))
-              (i32.shl (i32.const 1) (i32.and (local.get $i) (i32.const 31))))))))))
+;; Sets bit j of row i and bit i of row j of the [n, n] bit matrix at `bits`.
+  (func $mark (param $i i32) (param $j i32) (param $bits i32) (param $rowBytes i32)
+    (drop (i32.atomic.rmw.or
+      (i32.add (i32.add (local.get $bits) (i32.mul (local.get $i) (local.get $rowBytes)))
+        (i32.shl (i32.shr_u (local.get $j) (i32.const 5)) (i32.const 2)))
+      (i32.shl (i32.const 1) (i32.and (local.get $j) (i32.const 31)))))
+    (drop (i32.atomic.rmw.or
+      (i32.add (i32.add (local.get $bits) (i32.mul (local.get $j) (local.get $rowBytes)))
+        (i32.shl (i32.shr_u (local.get $i) (i32.const 5)) (i32.const 2)))
+      (i32.shl (i32.const 1) (i32.and (local.get $i) (i32.const 31))))))
 
-  ;; The positive pairs (i, j) of rows i0 ≤ i < i1 (a strip of ≤ 16 rows) and columns j0 ≤ j < j1 with
-  ;; j > i: each similarity is computed once and marks both (i, j) and (j, i), so the bit matrix is exactly
-  ;; symmetric. The caller tiles the upper triangle so that the column block [j0, j1) stays in L2.
+  ;; Marks the lanes u of `hits` (pairs (t + u, j)).
+  (func $markLanes (param $hits v128) (param $t i32) (param $j i32) (param $bits i32) (param $rowBytes i32)
+    (if (i32x4.extract_lane 0 (local.get $hits)) (then (call $mark (local.get $t) (local.get $j) (local.get $bits) (local.get $rowBytes))))
+    (if (i32x4.extract_lane 1 (local.get $hits)) (then (call $mark (i32.add (local.get $t) (i32.const 1)) (local.get $j) (local.get $bits) (local.get $rowBytes))))
+    (if (i32x4.extract_lane 2 (local.get $hits)) (then (call $mark (i32.add (local.get $t) (i32.const 2)) (local.get $j) (local.get $bits) (local.get $rowBytes))))
+    (if (i32x4.extract_lane 3 (local.get $hits)) (then (call $mark (i32.add (local.get $t) (i32.const 3)) (local.get $j) (local.get $bits) (local.get $rowBytes)))))
+
+  ;; The positive pairs (i, j) of rows i0 ≤ i < i1 (a strip of ≤ 16 rows, i0 a multiple of 4) and columns
+  ;; j0 ≤ j < j1 with j > i, positive when x_i · x_j > min(c_i, c_j) (the official strict `Rpoint < cossim`
+  ;; of either side). Each similarity is computed once and marks both (i, j) and (j, i), so the bit matrix
+  ;; is exactly symmetric; the test runs on 4 rows at once and only hits (rare) take the scalar path. The
+  ;; caller tiles the upper triangle so that the column block [j0, j1) stays in L2; c has 3 floats of
+  ;; padding past the last row.
   (func (export "join")
     (param $x i32) (param $stride i32) (param $i0 i32) (param $i1 i32) (param $j0 i32) (param $j1 i32)
     (param $c i32) (param $bits i32) (param $rowBytes i32) (param $len i32)
-    (local $j i32) (local $jb i32) (local $t i32)
-    (local $r0 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32)
-    (local $d00 f32) (local $d01 f32) (local $d10 f32) (local $d11 f32)
-    (local $d20 f32) (local $d21 f32) (local $d30 f32) (local $d31 f32)
+    (local $j i32) (local $jb i32) (local $t i32) (local $last i32)
+    (local $c0 v128) (local $c1 v128) (local $rows v128) (local $inStrip v128) (local $cRows v128)
+    (local $hit0 v128) (local $hit1 v128)
+    (local.set $last (i32.sub (local.get $i1) (i32.const 1)))
     (local.set $j (local.get $j0))
     (if (i32.lt_s (local.get $j) (i32.add (local.get $i0) (i32.const 1)))
       (then (local.set $j (i32.add (local.get $i0) (i32.const 1)))))
@@ -161,29 +159,31 @@
       (block $rowsDone (loop $rowsNext
         ;; rows only grow along the strip: once the first row of a tile is ≥ jb, no pair of it has i < j
         (br_if $rowsDone (i32.or (i32.ge_s (local.get $t) (local.get $i1)) (i32.ge_s (local.get $t) (local.get $jb))))
-        (local.set $r0 (local.get $t))
-        (local.set $r1 (call $minI (i32.add (local.get $t) (i32.const 1)) (i32.sub (local.get $i1) (i32.const 1))))
-        (local.set $r2 (call $minI (i32.add (local.get $t) (i32.const 2)) (i32.sub (local.get $i1) (i32.const 1))))
-        (local.set $r3 (call $minI (i32.add (local.get $t) (i32.const 3)) (i32.sub (local.get $i1) (i32.const 1))))
         (call $dot4x2
-          (i32.add (local.get $x) (i32.mul (local.get $r0) (local.get $stride)))
-          (i32.add (local.get $x) (i32.mul (local.get $r1) (local.get $stride)))
-          (i32.add (local.get $x) (i32.mul (local.get $r2) (local.get $stride)))
-          (i32.add (local.get $x) (i32.mul (local.get $r3) (local.get $stride)))
+          (i32.add (local.get $x) (i32.mul (local.get $t) (local.get $stride)))
+          (i32.add (local.get $x) (i32.mul (call $minI (i32.add (local.get $t) (i32.const 1)) (local.get $last)) (local.get $stride)))
+          (i32.add (local.get $x) (i32.mul (call $minI (i32.add (local.get $t) (i32.const 2)) (local.get $last)) (local.get $stride)))
+          (i32.add (local.get $x) (i32.mul (call $minI (i32.add (local.get $t) (i32.const 3)) (local.get $last)) (local.get $stride)))
           (i32.add (local.get $x) (i32.mul (local.get $j) (local.get $stride)))
           (i32.add (local.get $x) (i32.mul (local.get $jb) (local.get $stride)))
           (local.get $len))
-        (local.set $d31) (local.set $d30) (local.set $d21) (local.set $d20)
-        (local.set $d11) (local.set $d10) (local.set $d01) (local.set $d00)
-        ;; repeated rows or columns mark the same pair twice: OR is idempotent
-        (call $pair (local.get $r0) (local.get $j) (local.get $d00) (local.get $j1) (local.get $c) (local.get $bits) (local.get $rowBytes))
-        (call $pair (local.get $r0) (local.get $jb) (local.get $d01) (local.get $j1) (local.get $c) (local.get $bits) (local.get $rowBytes))
-        (call $pair (local.get $r1) (local.get $j) (local.get $d10) (local.get $j1) (local.get $c) (local.get $bits) (local.get $rowBytes))
-        (call $pair (local.get $r1) (local.get $jb) (local.get $d11) (local.get $j1) (local.get $c) (local.get $bits) (local.get $rowBytes))
-        (call $pair (local.get $r2) (local.get $j) (local.get $d20) (local.get $j1) (local.get $c) (local.get $bits) (local.get $rowBytes))
-        (call $pair (local.get $r2) (local.get $jb) (local.get $d21) (local.get $j1) (local.get $c) (local.get $bits) (local.get $rowBytes))
-        (call $pair (local.get $r3) (local.get $j) (local.get $d30) (local.get $j1) (local.get $c) (local.get $bits) (local.get $rowBytes))
-        (call $pair (local.get $r3) (local.get $jb) (local.get $d31) (local.get $j1) (local.get $c) (local.get $bits) (local.get $rowBytes))
+        (local.set $c1) (local.set $c0)
+        (local.set $rows (i32x4.add (i32x4.splat (local.get $t)) (v128.const i32x4 0 1 2 3)))
+        (local.set $inStrip (i32x4.lt_s (local.get $rows) (i32x4.splat (local.get $i1))))
+        (local.set $cRows (v128.load (i32.add (local.get $c) (i32.shl (local.get $t) (i32.const 2)))))
+        (local.set $hit0 (v128.and (v128.and (local.get $inStrip)
+            (i32x4.lt_s (local.get $rows) (i32x4.splat (local.get $j))))
+          (f32x4.gt (local.get $c0) (f32x4.min (local.get $cRows)
+            (f32x4.splat (f32.load (i32.add (local.get $c) (i32.shl (local.get $j) (i32.const 2)))))))))
+        (local.set $hit1 (v128.and (v128.and (local.get $inStrip)
+            (i32x4.lt_s (local.get $rows) (i32x4.splat (local.get $jb))))
+          (f32x4.gt (local.get $c1) (f32x4.min (local.get $cRows)
+            (f32x4.splat (f32.load (i32.add (local.get $c) (i32.shl (local.get $jb) (i32.const 2)))))))))
+        ;; a repeated column (jb = j) marks the same pairs twice: OR is idempotent
+        (if (v128.any_true (v128.or (local.get $hit0) (local.get $hit1)))
+          (then
+            (call $markLanes (local.get $hit0) (local.get $t) (local.get $j) (local.get $bits) (local.get $rowBytes))
+            (call $markLanes (local.get $hit1) (local.get $t) (local.get $jb) (local.get $bits) (local.get $rowBytes))))
         (local.set $t (i32.add (local.get $t) (i32.const 4)))
         (br $rowsNext)))
       (local.set $j (i32.add (local.get $j) (i32.const 2)))
@@ -196,8 +196,7 @@
     (param $len i32) (param $out i32) (param $scale f32)
     (local $b i32) (local $bb i32) (local $a i32) (local $p0 i32) (local $p1 i32)
     (local $r0 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32) (local $rowBytes i32)
-    (local $d00 f32) (local $d01 f32) (local $d10 f32) (local $d11 f32)
-    (local $d20 f32) (local $d21 f32) (local $d30 f32) (local $d31 f32)
+    (local $c0 v128) (local $c1 v128)
     (local.set $rowBytes (i32.shl (local.get $m) (i32.const 2)))
     (block $colsDone (loop $colsNext
       (br_if $colsDone (i32.ge_s (local.get $b) (local.get $m)))
@@ -217,17 +216,18 @@
           (i32.add (local.get $x) (i32.load (i32.add (local.get $ia) (i32.shl (local.get $r2) (i32.const 2)))))
           (i32.add (local.get $x) (i32.load (i32.add (local.get $ia) (i32.shl (local.get $r3) (i32.const 2)))))
           (local.get $p0) (local.get $p1) (local.get $len))
-        (local.set $d31) (local.set $d30) (local.set $d21) (local.set $d20)
-        (local.set $d11) (local.set $d10) (local.set $d01) (local.set $d00)
+        (local.set $c1) (local.set $c0)
+        (local.set $c0 (f32x4.mul (local.get $c0) (f32x4.splat (local.get $scale))))
+        (local.set $c1 (f32x4.mul (local.get $c1) (f32x4.splat (local.get $scale))))
         ;; repeated rows and columns store the same values again
-        (f32.store (i32.add (i32.add (local.get $out) (i32.mul (local.get $r0) (local.get $rowBytes))) (i32.shl (local.get $b) (i32.const 2))) (f32.mul (local.get $scale) (local.get $d00)))
-        (f32.store (i32.add (i32.add (local.get $out) (i32.mul (local.get $r0) (local.get $rowBytes))) (i32.shl (local.get $bb) (i32.const 2))) (f32.mul (local.get $scale) (local.get $d01)))
-        (f32.store (i32.add (i32.add (local.get $out) (i32.mul (local.get $r1) (local.get $rowBytes))) (i32.shl (local.get $b) (i32.const 2))) (f32.mul (local.get $scale) (local.get $d10)))
-        (f32.store (i32.add (i32.add (local.get $out) (i32.mul (local.get $r1) (local.get $rowBytes))) (i32.shl (local.get $bb) (i32.const 2))) (f32.mul (local.get $scale) (local.get $d11)))
-        (f32.store (i32.add (i32.add (local.get $out) (i32.mul (local.get $r2) (local.get $rowBytes))) (i32.shl (local.get $b) (i32.const 2))) (f32.mul (local.get $scale) (local.get $d20)))
-        (f32.store (i32.add (i32.add (local.get $out) (i32.mul (local.get $r2) (local.get $rowBytes))) (i32.shl (local.get $bb) (i32.const 2))) (f32.mul (local.get $scale) (local.get $d21)))
-        (f32.store (i32.add (i32.add (local.get $out) (i32.mul (local.get $r3) (local.get $rowBytes))) (i32.shl (local.get $b) (i32.const 2))) (f32.mul (local.get $scale) (local.get $d30)))
-        (f32.store (i32.add (i32.add (local.get $out) (i32.mul (local.get $r3) (local.get $rowBytes))) (i32.shl (local.get $bb) (i32.const 2))) (f32.mul (local.get $scale) (local.get $d31)))
+        (f32.store (i32.add (i32.add (local.get $out) (i32.mul (local.get $r0) (local.get $rowBytes))) (i32.shl (local.get $b) (i32.const 2))) (f32x4.extract_lane 0 (local.get $c0)))
+        (f32.store (i32.add (i32.add (local.get $out) (i32.mul (local.get $r0) (local.get $rowBytes))) (i32.shl (local.get $bb) (i32.const 2))) (f32x4.extract_lane 0 (local.get $c1)))
+        (f32.store (i32.add (i32.add (local.get $out) (i32.mul (local.get $r1) (local.get $rowBytes))) (i32.shl (local.get $b) (i32.const 2))) (f32x4.extract_lane 1 (local.get $c0)))
+        (f32.store (i32.add (i32.add (local.get $out) (i32.mul (local.get $r1) (local.get $rowBytes))) (i32.shl (local.get $bb) (i32.const 2))) (f32x4.extract_lane 1 (local.get $c1)))
+        (f32.store (i32.add (i32.add (local.get $out) (i32.mul (local.get $r2) (local.get $rowBytes))) (i32.shl (local.get $b) (i32.const 2))) (f32x4.extract_lane 2 (local.get $c0)))
+        (f32.store (i32.add (i32.add (local.get $out) (i32.mul (local.get $r2) (local.get $rowBytes))) (i32.shl (local.get $bb) (i32.const 2))) (f32x4.extract_lane 2 (local.get $c1)))
+        (f32.store (i32.add (i32.add (local.get $out) (i32.mul (local.get $r3) (local.get $rowBytes))) (i32.shl (local.get $b) (i32.const 2))) (f32x4.extract_lane 3 (local.get $c0)))
+        (f32.store (i32.add (i32.add (local.get $out) (i32.mul (local.get $r3) (local.get $rowBytes))) (i32.shl (local.get $bb) (i32.const 2))) (f32x4.extract_lane 3 (local.get $c1)))
         (local.set $a (i32.add (local.get $a) (i32.const 4)))
         (br $rowsNext)))
       (local.set $b (i32.add (local.get $b) (i32.const 2)))
@@ -238,7 +238,7 @@
     (param $x i32) (param $a i32) (param $ib i32) (param $m i32) (param $len i32) (param $out i32)
     (param $scale f32)
     (local $b i32) (local $last i32) (local $q0 i32) (local $q1 i32) (local $q2 i32) (local $q3 i32)
-    (local $d0 f32) (local $d1 f32) (local $d2 f32) (local $d3 f32)
+    (local $v v128)
     (local.set $last (i32.sub (local.get $m) (i32.const 1)))
     (block $done (loop $next
       (br_if $done (i32.ge_s (local.get $b) (local.get $m)))
@@ -252,11 +252,11 @@
         (i32.add (local.get $x) (i32.load (i32.add (local.get $ib) (i32.shl (local.get $q2) (i32.const 2)))))
         (i32.add (local.get $x) (i32.load (i32.add (local.get $ib) (i32.shl (local.get $q3) (i32.const 2)))))
         (local.get $len))
-      (local.set $d3) (local.set $d2) (local.set $d1) (local.set $d0)
-      (f32.store (i32.add (local.get $out) (i32.shl (local.get $q0) (i32.const 2))) (f32.mul (local.get $scale) (local.get $d0)))
-      (f32.store (i32.add (local.get $out) (i32.shl (local.get $q1) (i32.const 2))) (f32.mul (local.get $scale) (local.get $d1)))
-      (f32.store (i32.add (local.get $out) (i32.shl (local.get $q2) (i32.const 2))) (f32.mul (local.get $scale) (local.get $d2)))
-      (f32.store (i32.add (local.get $out) (i32.shl (local.get $q3) (i32.const 2))) (f32.mul (local.get $scale) (local.get $d3)))
+      (local.set $v (f32x4.mul (f32x4.splat (local.get $scale))))
+      (f32.store (i32.add (local.get $out) (i32.shl (local.get $q0) (i32.const 2))) (f32x4.extract_lane 0 (local.get $v)))
+      (f32.store (i32.add (local.get $out) (i32.shl (local.get $q1) (i32.const 2))) (f32x4.extract_lane 1 (local.get $v)))
+      (f32.store (i32.add (local.get $out) (i32.shl (local.get $q2) (i32.const 2))) (f32x4.extract_lane 2 (local.get $v)))
+      (f32.store (i32.add (local.get $out) (i32.shl (local.get $q3) (i32.const 2))) (f32x4.extract_lane 3 (local.get $v)))
       (local.set $b (i32.add (local.get $b) (i32.const 4)))
       (br $next))))
 
@@ -355,20 +355,74 @@
       (br $onesNext))))
 
   ;; acc + ib[b] += Σ_a g[a·m + b] · (x + ia[a]) for b < m (distinct columns): the columns' gradient,
-  ;; dL/dx_j += Σ_i g_ij x_i. 16 floats of one column in registers while the anchors stream.
+  ;; dL/dx_j += Σ_i g_ij x_i. Four columns at a time (8 floats of each in registers, their four g values
+  ;; from one load) while the anchors stream; the remaining columns one at a time.
   (func (export "gradCols")
     (param $x i32) (param $ia i32) (param $na i32) (param $ib i32) (param $m i32)
     (param $len i32) (param $g i32) (param $acc i32)
     (local $a i32) (local $off i32) (local $b i32) (local $p i32) (local $s v128) (local $rowBytes i32)
-    (local $u0 v128) (local $u1 v128) (local $u2 v128) (local $u3 v128)
+    (local $y0 v128) (local $y1 v128) (local $gv v128)
+    (local $u00 v128) (local $u01 v128) (local $u10 v128) (local $u11 v128)
+    (local $u20 v128) (local $u21 v128) (local $u30 v128) (local $u31 v128)
     (local.set $rowBytes (i32.shl (local.get $m) (i32.const 2)))
+    (block $quadsDone (loop $quadsNext
+      (br_if $quadsDone (i32.gt_s (i32.add (local.get $b) (i32.const 4)) (local.get $m)))
+      (local.set $off (i32.const 0))
+      (block $chunksDone (loop $chunksNext
+        (br_if $chunksDone (i32.ge_u (local.get $off) (local.get $len)))
+        (local.set $u00 (v128.const i32x4 0 0 0 0)) (local.set $u01 (v128.const i32x4 0 0 0 0))
+        (local.set $u10 (v128.const i32x4 0 0 0 0)) (local.set $u11 (v128.const i32x4 0 0 0 0))
+        (local.set $u20 (v128.const i32x4 0 0 0 0)) (local.set $u21 (v128.const i32x4 0 0 0 0))
+        (local.set $u30 (v128.const i32x4 0 0 0 0)) (local.set $u31 (v128.const i32x4 0 0 0 0))
+        (local.set $a (i32.const 0))
+        (block $rowsDone (loop $rowsNext
+          (br_if $rowsDone (i32.ge_s (local.get $a) (local.get $na)))
+          (local.set $p (i32.add (i32.add (local.get $x) (local.get $off))
+            (i32.load (i32.add (local.get $ia) (i32.shl (local.get $a) (i32.const 2))))))
+          (local.set $y0 (v128.load (local.get $p)))
+          (local.set $y1 (v128.load offset=16 (local.get $p)))
+          (local.set $gv (v128.load (i32.add (i32.add (local.get $g) (i32.mul (local.get $a) (local.get $rowBytes)))
+            (i32.shl (local.get $b) (i32.const 2)))))
+          (local.set $s (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $gv) (local.get $gv)))
+          (local.set $u00 (f32x4.add (local.get $u00) (f32x4.mul (local.get $s) (local.get $y0))))
+          (local.set $u01 (f32x4.add (local.get $u01) (f32x4.mul (local.get $s) (local.get $y1))))
+          (local.set $s (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $gv) (local.get $gv)))
+          (local.set $u10 (f32x4.add (local.get $u10) (f32x4.mul (local.get $s) (local.get $y0))))
+          (local.set $u11 (f32x4.add (local.get $u11) (f32x4.mul (local.get $s) (local.get $y1))))
+          (local.set $s (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $gv) (local.get $gv)))
+          (local.set $u20 (f32x4.add (local.get $u20) (f32x4.mul (local.get $s) (local.get $y0))))
+          (local.set $u21 (f32x4.add (local.get $u21) (f32x4.mul (local.get $s) (local.get $y1))))
+          (local.set $s (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $gv) (local.get $gv)))
+          (local.set $u30 (f32x4.add (local.get $u30) (f32x4.mul (local.get $s) (local.get $y0))))
+          (local.set $u31 (f32x4.add (local.get $u31) (f32x4.mul (local.get $s) (local.get $y1))))
+          (local.set $a (i32.add (local.get $a) (i32.const 1)))
+          (br $rowsNext)))
+        (local.set $p (i32.add (i32.add (local.get $acc) (local.get $off))
+          (i32.load (i32.add (local.get $ib) (i32.shl (local.get $b) (i32.const 2))))))
+        (v128.store (local.get $p) (f32x4.add (v128.load (local.get $p)) (local.get $u00)))
+        (v128.store offset=16 (local.get $p) (f32x4.add (v128.load offset=16 (local.get $p)) (local.get $u01)))
+        (local.set $p (i32.add (i32.add (local.get $acc) (local.get $off))
+          (i32.load offset=4 (i32.add (local.get $ib) (i32.shl (local.get $b) (i32.const 2))))))
+        (v128.store (local.get $p) (f32x4.add (v128.load (local.get $p)) (local.get $u10)))
+        (v128.store offset=16 (local.get $p) (f32x4.add (v128.load offset=16 (local.get $p)) (local.get $u11)))
+        (local.set $p (i32.add (i32.add (local.get $acc) (local.get $off))
+          (i32.load offset=8 (i32.add (local.get $ib) (i32.shl (local.get $b) (i32.const 2))))))
+        (v128.store (local.get $p) (f32x4.add (v128.load (local.get $p)) (local.get $u20)))
+        (v128.store offset=16 (local.get $p) (f32x4.add (v128.load offset=16 (local.get $p)) (local.get $u21)))
+        (local.set $p (i32.add (i32.add (local.get $acc) (local.get $off))
+          (i32.load offset=12 (i32.add (local.get $ib) (i32.shl (local.get $b) (i32.const 2))))))
+        (v128.store (local.get $p) (f32x4.add (v128.load (local.get $p)) (local.get $u30)))
+        (v128.store offset=16 (local.get $p) (f32x4.add (v128.load offset=16 (local.get $p)) (local.get $u31)))
+        (local.set $off (i32.add (local.get $off) (i32.const 32)))
+        (br $chunksNext)))
+      (local.set $b (i32.add (local.get $b) (i32.const 4)))
+      (br $quadsNext)))
     (block $colsDone (loop $colsNext
       (br_if $colsDone (i32.ge_s (local.get $b) (local.get $m)))
       (local.set $off (i32.const 0))
       (block $chunksDone (loop $chunksNext
         (br_if $chunksDone (i32.ge_u (local.get $off) (local.get $len)))
-        (local.set $u0 (v128.const i32x4 0 0 0 0)) (local.set $u1 (v128.const i32x4 0 0 0 0))
-        (local.set $u2 (v128.const i32x4 0 0 0 0)) (local.set $u3 (v128.const i32x4 0 0 0 0))
+        (local.set $u00 (v128.const i32x4 0 0 0 0)) (local.set $u01 (v128.const i32x4 0 0 0 0))
         (local.set $a (i32.const 0))
         (block $rowsDone (loop $rowsNext
           (br_if $rowsDone (i32.ge_s (local.get $a) (local.get $na)))
@@ -376,19 +430,15 @@
             (i32.load (i32.add (local.get $ia) (i32.shl (local.get $a) (i32.const 2))))))
           (local.set $s (v128.load32_splat (i32.add (i32.add (local.get $g) (i32.mul (local.get $a) (local.get $rowBytes)))
             (i32.shl (local.get $b) (i32.const 2)))))
-          (local.set $u0 (f32x4.add (local.get $u0) (f32x4.mul (local.get $s) (v128.load (local.get $p)))))
-          (local.set $u1 (f32x4.add (local.get $u1) (f32x4.mul (local.get $s) (v128.load offset=16 (local.get $p)))))
-          (local.set $u2 (f32x4.add (local.get $u2) (f32x4.mul (local.get $s) (v128.load offset=32 (local.get $p)))))
-          (local.set $u3 (f32x4.add (local.get $u3) (f32x4.mul (local.get $s) (v128.load offset=48 (local.get $p)))))
+          (local.set $u00 (f32x4.add (local.get $u00) (f32x4.mul (local.get $s) (v128.load (local.get $p)))))
+          (local.set $u01 (f32x4.add (local.get $u01) (f32x4.mul (local.get $s) (v128.load offset=16 (local.get $p)))))
           (local.set $a (i32.add (local.get $a) (i32.const 1)))
           (br $rowsNext)))
         (local.set $p (i32.add (i32.add (local.get $acc) (local.get $off))
           (i32.load (i32.add (local.get $ib) (i32.shl (local.get $b) (i32.const 2))))))
-        (v128.store (local.get $p) (f32x4.add (v128.load (local.get $p)) (local.get $u0)))
-        (v128.store offset=16 (local.get $p) (f32x4.add (v128.load offset=16 (local.get $p)) (local.get $u1)))
-        (v128.store offset=32 (local.get $p) (f32x4.add (v128.load offset=32 (local.get $p)) (local.get $u2)))
-        (v128.store offset=48 (local.get $p) (f32x4.add (v128.load offset=48 (local.get $p)) (local.get $u3)))
-        (local.set $off (i32.add (local.get $off) (i32.const 64)))
+        (v128.store (local.get $p) (f32x4.add (v128.load (local.get $p)) (local.get $u00)))
+        (v128.store offset=16 (local.get $p) (f32x4.add (v128.load offset=16 (local.get $p)) (local.get $u01)))
+        (local.set $off (i32.add (local.get $off) (i32.const 32)))
         (br $chunksNext)))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $colsNext))))

@@ -42,7 +42,7 @@ export const GROUP_PARAMS = [
   'maxM', // max_r |R_r|
   'maxE', // bound on the extra columns of one group
   'withGrad',
-  'lossOut', // [threads] f64 partial losses
+  'lossOut', // [threads, 2] f64: partial loss, extra entries
 ] as const;
 export const GROUP_F64 = { invTau: 0, lambda: 1 } as const;
 
@@ -219,6 +219,7 @@ function runGroups(ctx: ThreadContext, control: Control, thread: number, threads
   const expTile = new Float64Array(Math.max(p.maxM, p.maxE, 1));
   const expExtra = new Float64Array(Math.max(1, p.maxE));
   let loss = 0;
+  let extraEntries = 0;
 
   for (let r = thread; r < p.p; r += threads) {
     const m = i32[(p.rLen >>> 2) + r]!;
@@ -259,6 +260,7 @@ function runGroups(ctx: ThreadContext, control: Control, thread: number, threads
       }
     }
     extraStart[B] = extras;
+    extraEntries += extras;
 
     for (const [x, acc] of [
       [p.z, accZ],
@@ -338,5 +340,6 @@ function runGroups(ctx: ThreadContext, control: Control, thread: number, threads
       }
     }
   }
-  f64[(p.lossOut >>> 3) + thread] = loss;
+  f64[(p.lossOut >>> 3) + 2 * thread] = loss;
+  f64[(p.lossOut >>> 3) + 2 * thread + 1] = extraEntries;
 }

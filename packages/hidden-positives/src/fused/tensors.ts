@@ -63,7 +63,7 @@ export function fusedLossOnTensors(
     s: withSp ? hostValues(() => l2Normalize(inputs.codeMomentum)) : null,
     poolSp: withSp ? hostValues(() => l2Normalize(inputs.poolSpecific)) : null,
   };
-  profiler?.('read inputs, draw mask', performance.now() - t0);
+  profiler?.phase('read inputs, draw mask', performance.now() - t0);
   const result = fusedHiddenPositiveLoss(fusedPool(), {
     batch,
     p,
@@ -76,7 +76,7 @@ export function fusedLossOnTensors(
     scale: shape.scale,
     keep,
     withGrad,
-    ...(profiler === undefined ? {} : { onPhase: profiler }),
+    ...(profiler === undefined ? {} : { profiler }),
   });
   return {
     loss: tf.scalar(result.loss),
