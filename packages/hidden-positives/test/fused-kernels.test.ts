@@ -147,4 +147,63 @@ describe('fused kernels', () => {
       });
     }
   });
+
+  it('joinQuantized marks exactly the bits of join (integer pass, exact float decision near the threshold)', () => {
+    // 300 unit rows of 40 dims; thresholds at the 95th percentile of their similarities, so that many
+    // pairs sit within eps of a threshold; plus exact duplicates (ties).
+    const n = 300;
+    const cols = 40;
+    const fStride = 192; // 48 floats
+    const qStride = 128; // 64 int16
+    const xs = 65536;
+    const xq = xs + n * fStride;
+    const c = xq + n * qStride;
+    const bitsA = c + (n + 4) * 4;
+    const rowBytes = Math.ceil(n / 64) * 8;
+    const bitsB = bitsA + n * rowBytes;
+    memory.grow(
+      Math.max(0, Math.ceil((bitsB + n * rowBytes) / 65536) - memory.buffer.byteLength / 65536 + 1),
+    );
+    const v32 = new Float32Array(memory.buffer);
+    const v16 = new Int16Array(memory.buffer);
+    const vi = new Int32Array(memory.buffer);
+    const rows: number[][] = [];
+    for (let i = 0; i < n; i += 1) {
+      const r =
+        i % 50 === 7 ? rows[i - 1]! : Array.from({ length: cols }, () => rand() + (i % 3 === 0 ? 0.3 : 0));
+      const norm = Math.hypot(...r);
+      rows.push(r.map((v) => Math.fround(v / norm)));
+    }
+    let maxL1 = 0;
+    rows.forEach((r, i) => {
+      v32.fill(0, (xs + i * fStride) / 4, (xs + (i + 1) * fStride) / 4);
+      v16.fill(0, (xq + i * qStride) / 2, (xq + (i + 1) * qStride) / 2);
+      r.forEach((v, k) => {
+        v32[(xs + i * fStride) / 4 + k] = v;
+        v16[(xq + i * qStride) / 2 + k] = Math.round(v * 2 ** 14);
+      });
+      maxL1 = Math.max(
+        maxL1,
+        r.reduce((s, v) => s + Math.abs(v), 0),
+      );
+    });
+    const sims = rows.flatMap((a, i) =>
+      rows.slice(i + 1).map((b) => a.reduce((s, v, k) => s + v * b[k]!, 0)),
+    );
+    sims.sort((a, b) => a - b);
+    const q95 = sims[Math.floor(0.95 * sims.length)]!;
+    for (let i = 0; i < n; i += 1) v32[c / 4 + i] = Math.fround(q95 + 0.02 * (rand() - 0.5));
+    const eps = 2 * (maxL1 / 2 ** 14 + (0.75 * cols) / 2 ** 28 + 1.01 * cols * 2 ** -24) + 1e-6;
+    vi.fill(0, bitsA / 4, (bitsB + n * rowBytes) / 4);
+    for (let i0 = 0; i0 < n; i0 += 16) {
+      const i1 = Math.min(n, i0 + 16);
+      k.join(xs, fStride, i0, i1, 0, n, c, bitsA, rowBytes, fStride);
+      k.joinQuantized(xq, qStride, qStride, xs, fStride, fStride, i0, i1, 0, n, c, bitsB, rowBytes, eps);
+    }
+    const a = vi.subarray(bitsA / 4, (bitsA + n * rowBytes) / 4);
+    const b = vi.subarray(bitsB / 4, (bitsB + n * rowBytes) / 4);
+    const ones = Array.from(a).reduce((s, w) => s + (w === 0 ? 0 : 1), 0);
+    expect(ones).toBeGreaterThan(50);
+    expect(Array.from(b)).toEqual(Array.from(a));
+  });
 });

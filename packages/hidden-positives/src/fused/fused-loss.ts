@@ -24,6 +24,7 @@ import {
   GROUP_F64,
   GROUP_PARAMS,
   groupScratchBytes,
+  JOIN_F64,
   JOIN_PARAMS,
   REDUCE_PARAMS,
   TASK_COUNTS,
@@ -73,7 +74,46 @@ export interface FusedLossResult {
 /** Column block of the symmetric join: 256 rows of 384–512 floats stay in a 2 MiB L2. */
 const JOIN_BLOCK = 256;
 
-const rowStride = (cols: number) => Math.ceil((cols * 4) / ROW_ALIGN) * ROW_ALIGN;
+const rowStride = (cols: number, bytes = 4) => Math.ceil((cols * bytes) / ROW_ALIGN) * ROW_ALIGN;
+
+/** Scale of the int16 copies of the unit rows for the join's integer pass (|x_k| ≤ 1 → |q_k| ≤ 2^14). */
+const QUANT_SCALE = 2 ** 14;
+
+/**
+ * Writes round(x · 2^14) of `rows` rows into int16 rows `stride` bytes apart and returns eps, a bound on
+ * |approximation − float32 dot product| for any two rows: with x = (q + e) / S, |e_k| ≤ 1/2,
+ *   |Σ x_k y_k − Σ q_k r_k / S²| ≤ (‖x‖₁ + ‖y‖₁) / (2S) + 3K / (4S²) (as ‖q‖₁ ≤ S‖x‖₁ + K/2),
+ *   |float32 sum − exact sum| ≤ 1.01 · K · 2⁻²⁴ · ‖x‖‖y‖ (recursive summation),
+ * doubled, plus 1e-6 for the float32 conversions of the test itself.
+ */
+function putQuantized(
+  i16: Int16Array,
+  ptr: number,
+  stride: number,
+  src: Float32Array,
+  rows: number,
+  cols: number,
+) {
+  const base = ptr >>> 1;
+  const step = stride >>> 1;
+  let maxL1 = 0;
+  let maxSq = 0;
+  for (let i = 0; i < rows; i += 1) {
+    let l1 = 0;
+    let sq = 0;
+    for (let k = 0; k < cols; k += 1) {
+      const v = src[i * cols + k]!;
+      i16[base + i * step + k] = Math.max(-32767, Math.min(32767, Math.round(v * QUANT_SCALE)));
+      l1 += Math.abs(v);
+      sq += v * v;
+    }
+    i16.fill(0, base + i * step + cols, base + (i + 1) * step);
+    maxL1 = Math.max(maxL1, l1);
+    maxSq = Math.max(maxSq, sq);
+  }
+  const s = QUANT_SCALE;
+  return 2 * (maxL1 / s + (0.75 * cols) / (s * s) + 1.01 * cols * 2 ** -24 * maxSq) + 1e-6;
+}
 
 class Arena {
   top = ROW_ALIGN;
@@ -181,6 +221,8 @@ export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): F
     poolSp: withSp ? arena.alloc(qs * strideDm) : 0,
     cAg: arena.alloc((n + 4) * 4), // the kernels read and write whole 4-row tiles
     cSp: arena.alloc((n + 4) * 4),
+    fq: arena.alloc(n * rowStride(c, 2)),
+    sq: withSp ? arena.alloc(n * rowStride(dm, 2)) : 0,
     bitsAg: arena.alloc(n * rowBytes),
     bitsSp: withSp ? arena.alloc(n * rowBytes) : 0,
     rStart: arena.alloc(p * 4),
@@ -240,7 +282,17 @@ export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): F
   if (withSp) criterion(at.s, strideDm, at.poolSp, qs, at.cSp);
 
   // 2. positive bit matrices M_ag, M_sp (symmetric, strict >)
-  const join = (x: number, stride: number, cPtr: number, bits: number) => {
+  const join = (
+    x: number,
+    stride: number,
+    cPtr: number,
+    bits: number,
+    xq: number,
+    cols: number,
+    src: Float32Array,
+  ) => {
+    const qStride = rowStride(cols, 2);
+    pool.control.f64[JOIN_F64.eps] = putQuantized(views(pool).i16, xq, qStride, src, n, cols);
     writeParams(pool.control, JOIN_PARAMS, {
       x,
       stride,
@@ -250,12 +302,13 @@ export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): F
       rowBytes,
       len: stride,
       block: JOIN_BLOCK,
+      xq,
+      qStride,
     });
     pool.run(TASK_JOIN);
   };
-  phase('criteria');
-  join(at.f, strideC, at.cAg, at.bitsAg);
-  if (withSp) join(at.s, strideDm, at.cSp, at.bitsSp);
+  join(at.f, strideC, at.cAg, at.bitsAg, at.fq, c, data.f);
+  if (withSp) join(at.s, strideDm, at.cSp, at.bitsSp, at.sq, dm, data.s!);
   writeParams(pool.control, COUNTS_PARAMS, {
     bitsAg: at.bitsAg,
     bitsSp: at.bitsSp,
@@ -365,5 +418,10 @@ export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): F
 
 function views(pool: FusedPool) {
   const buffer = pool.memory.buffer;
-  return { f32: new Float32Array(buffer), i32: new Int32Array(buffer), f64: new Float64Array(buffer) };
+  return {
+    f32: new Float32Array(buffer),
+    i32: new Int32Array(buffer),
+    i16: new Int16Array(buffer),
+    f64: new Float64Array(buffer),
+  };
 }

@@ -27,6 +27,22 @@ export interface Kernels {
     rowBytes: number,
     len: number,
   ): void;
+  joinQuantized(
+    xq: number,
+    qStride: number,
+    qLen: number,
+    x: number,
+    stride: number,
+    len: number,
+    i0: number,
+    i1: number,
+    j0: number,
+    j1: number,
+    c: number,
+    bits: number,
+    rowBytes: number,
+    eps: number,
+  ): void;
   dotsIndexed(
     x: number,
     ia: number,

@@ -76,6 +76,59 @@
       (br_if $next (i32.lt_u (local.tee $k (i32.add (local.get $k) (i32.const 16))) (local.get $len))))
     (call $sum4 (local.get $s0) (local.get $s1) (local.get $s2) (local.get $s3)))
 
+;; The float dot product of the rows at a and b summed exactly as one lane-column of $dot4x2 (the same
+  ;; additions in the same order), so it reproduces $dot4x2's value bit for bit.
+  (func $dot1 (param $a i32) (param $b i32) (param $len i32) (result f32)
+    (local $k i32) (local $s v128)
+    (loop $next
+      (local.set $s (f32x4.add (local.get $s) (f32x4.mul
+        (v128.load (i32.add (local.get $a) (local.get $k))) (v128.load (i32.add (local.get $b) (local.get $k))))))
+      (br_if $next (i32.lt_u (local.tee $k (i32.add (local.get $k) (i32.const 16))) (local.get $len))))
+    (f32.add
+      (f32.add (f32x4.extract_lane 0 (local.get $s)) (f32x4.extract_lane 2 (local.get $s)))
+      (f32.add (f32x4.extract_lane 1 (local.get $s)) (f32x4.extract_lane 3 (local.get $s)))))
+
+  ;; Integer dot products of int16 rows a0..a3 with rows b0, b1 over `len` bytes (a multiple of 16):
+  ;; exact (no partial sum of unit vectors quantised to ±2^14 exceeds 2^28 per lane). Columns as $dot4x2.
+  (func $dot4x2q
+    (param $a0 i32) (param $a1 i32) (param $a2 i32) (param $a3 i32)
+    (param $b0 i32) (param $b1 i32) (param $len i32)
+    (result v128 v128)
+    (local $k i32) (local $x v128) (local $y0 v128) (local $y1 v128)
+    (local $s00 v128) (local $s01 v128) (local $s10 v128) (local $s11 v128)
+    (local $s20 v128) (local $s21 v128) (local $s30 v128) (local $s31 v128)
+    (loop $next
+      (local.set $y0 (v128.load (i32.add (local.get $b0) (local.get $k))))
+      (local.set $y1 (v128.load (i32.add (local.get $b1) (local.get $k))))
+      (local.set $x (v128.load (i32.add (local.get $a0) (local.get $k))))
+      (local.set $s00 (i32x4.add (local.get $s00) (i32x4.dot_i16x8_s (local.get $x) (local.get $y0))))
+      (local.set $s01 (i32x4.add (local.get $s01) (i32x4.dot_i16x8_s (local.get $x) (local.get $y1))))
+      (local.set $x (v128.load (i32.add (local.get $a1) (local.get $k))))
+      (local.set $s10 (i32x4.add (local.get $s10) (i32x4.dot_i16x8_s (local.get $x) (local.get $y0))))
+      (local.set $s11 (i32x4.add (local.get $s11) (i32x4.dot_i16x8_s (local.get $x) (local.get $y1))))
+      (local.set $x (v128.load (i32.add (local.get $a2) (local.get $k))))
+      (local.set $s20 (i32x4.add (local.get $s20) (i32x4.dot_i16x8_s (local.get $x) (local.get $y0))))
+      (local.set $s21 (i32x4.add (local.get $s21) (i32x4.dot_i16x8_s (local.get $x) (local.get $y1))))
+      (local.set $x (v128.load (i32.add (local.get $a3) (local.get $k))))
+      (local.set $s30 (i32x4.add (local.get $s30) (i32x4.dot_i16x8_s (local.get $x) (local.get $y0))))
+      (local.set $s31 (i32x4.add (local.get $s31) (i32x4.dot_i16x8_s (local.get $x) (local.get $y1))))
+      (br_if $next (i32.lt_u (local.tee $k (i32.add (local.get $k) (i32.const 16))) (local.get $len))))
+    (call $isum4 (local.get $s00) (local.get $s10) (local.get $s20) (local.get $s30))
+    (call $isum4 (local.get $s01) (local.get $s11) (local.get $s21) (local.get $s31)))
+
+  ;; [Σ a, Σ b, Σ c, Σ d] of four integer accumulators (exact in any order).
+  (func $isum4 (param $a v128) (param $b v128) (param $c v128) (param $d v128) (result v128)
+    (local $u v128) (local $v v128)
+    (local.set $u (i32x4.add
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a) (local.get $b))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a) (local.get $b))))
+    (local.set $v (i32x4.add
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $c) (local.get $d))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $c) (local.get $d))))
+    (i32x4.add
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u) (local.get $v))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u) (local.get $v))))
+
   (func $minI (param $a i32) (param $b i32) (result i32)
     (select (local.get $a) (local.get $b) (i32.lt_s (local.get $a) (local.get $b))))
 
@@ -184,6 +237,82 @@
           (then
             (call $markLanes (local.get $hit0) (local.get $t) (local.get $j) (local.get $bits) (local.get $rowBytes))
             (call $markLanes (local.get $hit1) (local.get $t) (local.get $jb) (local.get $bits) (local.get $rowBytes))))
+        (local.set $t (i32.add (local.get $t) (i32.const 4)))
+        (br $rowsNext)))
+      (local.set $j (i32.add (local.get $j) (i32.const 2)))
+      (br $colsNext))))
+
+  ;; Marks the candidate lanes u of `cand` (pairs (t + u, j)) that pass the exact float test.
+  (func $markExact (param $cand v128) (param $t i32) (param $j i32) (param $x i32) (param $stride i32)
+    (param $len i32) (param $c i32) (param $bits i32) (param $rowBytes i32)
+    (local $u i32) (local $i i32)
+    (loop $lanes
+      (if (i32.ne (i32.const 0) (i32x4.extract_lane 0 (local.get $cand)))
+        (then
+          (local.set $i (i32.add (local.get $t) (local.get $u)))
+          (if (f32.gt
+                (call $dot1 (i32.add (local.get $x) (i32.mul (local.get $i) (local.get $stride)))
+                  (i32.add (local.get $x) (i32.mul (local.get $j) (local.get $stride))) (local.get $len))
+                (f32.min (f32.load (i32.add (local.get $c) (i32.shl (local.get $i) (i32.const 2))))
+                  (f32.load (i32.add (local.get $c) (i32.shl (local.get $j) (i32.const 2))))))
+            (then (call $mark (local.get $i) (local.get $j) (local.get $bits) (local.get $rowBytes))))))
+      ;; next lane into lane 0
+      (local.set $cand (i8x16.shuffle 4 5 6 7 8 9 10 11 12 13 14 15 0 1 2 3 (local.get $cand) (local.get $cand)))
+      (br_if $lanes (i32.lt_u (local.tee $u (i32.add (local.get $u) (i32.const 1))) (i32.const 4)))))
+
+  ;; `join` with the similarities first computed exactly in integers on int16 copies of the rows
+  ;; (xq: x_k · 2^14 rounded, stride qStride, qLen bytes): twice the multiply-adds per instruction of
+  ;; float32 and half the bytes. A pair can be positive only if its approximation exceeds
+  ;; min(c_i, c_j) − eps (eps bounds |approximation − float dot product|, see fused-loss.ts); those few
+  ;; candidates are decided by the float dot product of $dot1, equal to $dot4x2's, so the bits are
+  ;; exactly those of `join`.
+  (func (export "joinQuantized")
+    (param $xq i32) (param $qStride i32) (param $qLen i32) (param $x i32) (param $stride i32) (param $len i32)
+    (param $i0 i32) (param $i1 i32) (param $j0 i32) (param $j1 i32)
+    (param $c i32) (param $bits i32) (param $rowBytes i32) (param $eps f32)
+    (local $j i32) (local $jb i32) (local $t i32) (local $last i32)
+    (local $c0 v128) (local $c1 v128) (local $rows v128) (local $inStrip v128) (local $cRows v128)
+    (local $hit0 v128) (local $hit1 v128) (local $unit v128) (local $epsv v128)
+    (local.set $unit (f32x4.splat (f32.const 0x1p-28)))
+    (local.set $epsv (f32x4.splat (local.get $eps)))
+    (local.set $last (i32.sub (local.get $i1) (i32.const 1)))
+    (local.set $j (local.get $j0))
+    (if (i32.lt_s (local.get $j) (i32.add (local.get $i0) (i32.const 1)))
+      (then (local.set $j (i32.add (local.get $i0) (i32.const 1)))))
+    (block $colsDone (loop $colsNext
+      (br_if $colsDone (i32.ge_s (local.get $j) (local.get $j1)))
+      (local.set $jb (call $minI (i32.add (local.get $j) (i32.const 1)) (i32.sub (local.get $j1) (i32.const 1))))
+      (local.set $t (local.get $i0))
+      (block $rowsDone (loop $rowsNext
+        (br_if $rowsDone (i32.or (i32.ge_s (local.get $t) (local.get $i1)) (i32.ge_s (local.get $t) (local.get $jb))))
+        (call $dot4x2q
+          (i32.add (local.get $xq) (i32.mul (local.get $t) (local.get $qStride)))
+          (i32.add (local.get $xq) (i32.mul (call $minI (i32.add (local.get $t) (i32.const 1)) (local.get $last)) (local.get $qStride)))
+          (i32.add (local.get $xq) (i32.mul (call $minI (i32.add (local.get $t) (i32.const 2)) (local.get $last)) (local.get $qStride)))
+          (i32.add (local.get $xq) (i32.mul (call $minI (i32.add (local.get $t) (i32.const 3)) (local.get $last)) (local.get $qStride)))
+          (i32.add (local.get $xq) (i32.mul (local.get $j) (local.get $qStride)))
+          (i32.add (local.get $xq) (i32.mul (local.get $jb) (local.get $qStride)))
+          (local.get $qLen))
+        (local.set $c1) (local.set $c0)
+        (local.set $rows (i32x4.add (i32x4.splat (local.get $t)) (v128.const i32x4 0 1 2 3)))
+        (local.set $inStrip (i32x4.lt_s (local.get $rows) (i32x4.splat (local.get $i1))))
+        (local.set $cRows (f32x4.sub (v128.load (i32.add (local.get $c) (i32.shl (local.get $t) (i32.const 2)))) (local.get $epsv)))
+        (local.set $hit0 (v128.and (v128.and (local.get $inStrip)
+            (i32x4.lt_s (local.get $rows) (i32x4.splat (local.get $j))))
+          (f32x4.gt (f32x4.mul (f32x4.convert_i32x4_s (local.get $c0)) (local.get $unit))
+            (f32x4.min (local.get $cRows) (f32x4.sub
+              (f32x4.splat (f32.load (i32.add (local.get $c) (i32.shl (local.get $j) (i32.const 2))))) (local.get $epsv))))))
+        (local.set $hit1 (v128.and (v128.and (local.get $inStrip)
+            (i32x4.lt_s (local.get $rows) (i32x4.splat (local.get $jb))))
+          (f32x4.gt (f32x4.mul (f32x4.convert_i32x4_s (local.get $c1)) (local.get $unit))
+            (f32x4.min (local.get $cRows) (f32x4.sub
+              (f32x4.splat (f32.load (i32.add (local.get $c) (i32.shl (local.get $jb) (i32.const 2))))) (local.get $epsv))))))
+        (if (v128.any_true (v128.or (local.get $hit0) (local.get $hit1)))
+          (then
+            (call $markExact (local.get $hit0) (local.get $t) (local.get $j) (local.get $x) (local.get $stride)
+              (local.get $len) (local.get $c) (local.get $bits) (local.get $rowBytes))
+            (call $markExact (local.get $hit1) (local.get $t) (local.get $jb) (local.get $x) (local.get $stride)
+              (local.get $len) (local.get $c) (local.get $bits) (local.get $rowBytes))))
         (local.set $t (i32.add (local.get $t) (i32.const 4)))
         (br $rowsNext)))
       (local.set $j (i32.add (local.get $j) (i32.const 2)))

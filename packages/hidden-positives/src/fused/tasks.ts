@@ -16,7 +16,20 @@ export const TASK_REDUCE = 6;
 
 export const FILL_PARAMS = ['ptr', 'bytes'] as const;
 export const CRITERION_PARAMS = ['x', 'stride', 'n', 'pool', 'q', 'len', 'out'] as const;
-export const JOIN_PARAMS = ['x', 'stride', 'n', 'c', 'bits', 'rowBytes', 'len', 'block'] as const;
+/** xq: int16 copy of x (0: the float kernel alone), qStride its row stride; the float `eps` in control.f64[0]. */
+export const JOIN_PARAMS = [
+  'x',
+  'stride',
+  'n',
+  'c',
+  'bits',
+  'rowBytes',
+  'len',
+  'block',
+  'xq',
+  'qStride',
+] as const;
+export const JOIN_F64 = { eps: 0 } as const;
 export const COUNTS_PARAMS = ['bitsAg', 'bitsSp', 'rowBytes', 'n', 'outAg', 'outSp'] as const;
 export const REDUCE_PARAMS = ['acc', 'threadBytes', 'bytes', 'threads'] as const;
 export const GROUP_PARAMS = [
@@ -118,6 +131,7 @@ export function runTask(
     case TASK_JOIN: {
       // Blocks (I, J ≥ I) of the upper triangle: column block J stays in L2 while the row strips of I pass.
       const p = readParams(control, JOIN_PARAMS);
+      const eps = control.f64[JOIN_F64.eps]!;
       const blocks = Math.ceil(p.n / p.block);
       eachChunk(control, (blocks * (blocks + 1)) / 2, (u) => {
         let bi = 0;
@@ -131,18 +145,26 @@ export function runTask(
         const j0 = bj * p.block;
         const j1 = Math.min(p.n, j0 + p.block);
         for (let i0 = bi * p.block; i0 < iEnd; i0 += ROWS_PER_STRIP) {
-          k.join(
-            p.x,
-            p.stride,
-            i0,
-            Math.min(iEnd, i0 + ROWS_PER_STRIP),
-            j0,
-            j1,
-            p.c,
-            p.bits,
-            p.rowBytes,
-            p.len,
-          );
+          const i1 = Math.min(iEnd, i0 + ROWS_PER_STRIP);
+          if (p.xq === 0) k.join(p.x, p.stride, i0, i1, j0, j1, p.c, p.bits, p.rowBytes, p.len);
+          else {
+            k.joinQuantized(
+              p.xq,
+              p.qStride,
+              p.qStride,
+              p.x,
+              p.stride,
+              p.len,
+              i0,
+              i1,
+              j0,
+              j1,
+              p.c,
+              p.bits,
+              p.rowBytes,
+              eps,
+            );
+          }
         }
       });
       return;
