@@ -148,7 +148,7 @@ describe('fused kernels', () => {
     }
   });
 
-  it('joinQuantized marks exactly the bits of join (integer pass, exact float decision near the threshold)', () => {
+  it('joinQuantized and criterionQuantized equal join and criterion bit for bit (integer pass, float decision near the threshold)', () => {
     // 300 unit rows of 40 dims; thresholds at the 95th percentile of their similarities, so that many
     // pairs sit within eps of a threshold; plus exact duplicates (ties).
     const n = 300;
@@ -205,5 +205,17 @@ describe('fused kernels', () => {
     const ones = Array.from(a).reduce((s, w) => s + (w === 0 ? 0 : 1), 0);
     expect(ones).toBeGreaterThan(50);
     expect(Array.from(b)).toEqual(Array.from(a));
+    // criteria of rows 100..299 against the pool rows 0..99 (duplicates included): equal bit for bit
+    const outA = bitsB + n * rowBytes;
+    const outB = outA + (n + 4) * 4;
+    const approx = outB + (n + 4) * 4;
+    for (let i0 = 100; i0 < n; i0 += 16) {
+      const i1 = Math.min(n, i0 + 16);
+      k.criterion(xs, fStride, i0, i1, xs, 100, fStride, outA);
+      k.criterionQuantized(xq, xq, qStride, xs, xs, fStride, fStride, i0, i1, 100, outB, approx, eps);
+    }
+    const ca = Array.from(v32.subarray(outA / 4 + 100, outA / 4 + n));
+    expect(Array.from(v32.subarray(outB / 4 + 100, outB / 4 + n))).toEqual(ca);
+    expect(Math.min(...ca)).toBeGreaterThan(0);
   });
 });

@@ -222,7 +222,10 @@ export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): F
     cAg: arena.alloc((n + 4) * 4), // the kernels read and write whole 4-row tiles
     cSp: arena.alloc((n + 4) * 4),
     fq: arena.alloc(n * rowStride(c, 2)),
+    poolAgQ: arena.alloc(q * rowStride(c, 2)),
     sq: withSp ? arena.alloc(n * rowStride(dm, 2)) : 0,
+    poolSpQ: withSp ? arena.alloc(qs * rowStride(dm, 2)) : 0,
+    approx: arena.alloc((n + 4) * 4),
     bitsAg: arena.alloc(n * rowBytes),
     bitsSp: withSp ? arena.alloc(n * rowBytes) : 0,
     rStart: arena.alloc(p * 4),
@@ -272,14 +275,46 @@ export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): F
   fill(at.bitsAg, n * rowBytes);
   if (withSp) fill(at.bitsSp, n * rowBytes);
 
+  // int16 copies for the integer first pass of criteria and join, with their error bounds
+  const i16 = views(pool).i16;
+  const epsF = putQuantized(i16, at.fq, rowStride(c, 2), data.f, n, c);
+  const epsPoolAg = putQuantized(i16, at.poolAgQ, rowStride(c, 2), data.poolAg, q, c);
+  const epsS = withSp ? putQuantized(i16, at.sq, rowStride(dm, 2), data.s!, n, dm) : 0;
+  const epsPoolSp = withSp ? putQuantized(i16, at.poolSpQ, rowStride(dm, 2), data.poolSp!, qs, dm) : 0;
+  phase('int16 copies');
+
   // 1. criteria c_ag, c_sp (spec §3.3: Rpoint, Rpoint_ema)
-  const criterion = (x: number, stride: number, poolPtr: number, rows: number, out: number) => {
-    writeParams(pool.control, CRITERION_PARAMS, { x, stride, n, pool: poolPtr, q: rows, len: stride, out });
+  const criterion = (
+    x: number,
+    stride: number,
+    poolPtr: number,
+    rows: number,
+    out: number,
+    xq: number,
+    pq: number,
+    cols: number,
+    eps: number,
+  ) => {
+    pool.control.f64[JOIN_F64.eps] = eps;
+    writeParams(pool.control, CRITERION_PARAMS, {
+      x,
+      stride,
+      n,
+      pool: poolPtr,
+      q: rows,
+      len: stride,
+      out,
+      xq,
+      pq,
+      qStride: rowStride(cols, 2),
+      approx: at.approx,
+    });
     pool.run(TASK_CRITERION);
   };
-  phase('clear bits');
-  criterion(at.f, strideC, at.poolAg, q, at.cAg);
-  if (withSp) criterion(at.s, strideDm, at.poolSp, qs, at.cSp);
+  // the bound for rows of two matrices: the mean of their bounds (each counts its own ‖·‖₁ twice)
+  criterion(at.f, strideC, at.poolAg, q, at.cAg, at.fq, at.poolAgQ, c, (epsF + epsPoolAg) / 2);
+  if (withSp) criterion(at.s, strideDm, at.poolSp, qs, at.cSp, at.sq, at.poolSpQ, dm, (epsS + epsPoolSp) / 2);
+  phase('criteria');
 
   // 2. positive bit matrices M_ag, M_sp (symmetric, strict >)
   const join = (
@@ -289,10 +324,9 @@ export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): F
     bits: number,
     xq: number,
     cols: number,
-    src: Float32Array,
+    eps: number,
   ) => {
-    const qStride = rowStride(cols, 2);
-    pool.control.f64[JOIN_F64.eps] = putQuantized(views(pool).i16, xq, qStride, src, n, cols);
+    pool.control.f64[JOIN_F64.eps] = eps;
     writeParams(pool.control, JOIN_PARAMS, {
       x,
       stride,
@@ -303,12 +337,13 @@ export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): F
       len: stride,
       block: JOIN_BLOCK,
       xq,
-      qStride,
+      qStride: rowStride(cols, 2),
     });
     pool.run(TASK_JOIN);
   };
-  join(at.f, strideC, at.cAg, at.bitsAg, at.fq, c, data.f);
-  if (withSp) join(at.s, strideDm, at.cSp, at.bitsSp, at.sq, dm, data.s!);
+  join(at.f, strideC, at.cAg, at.bitsAg, at.fq, c, epsF);
+  if (withSp) join(at.s, strideDm, at.cSp, at.bitsSp, at.sq, dm, epsS);
+  phase('positive pairs');
   writeParams(pool.control, COUNTS_PARAMS, {
     bitsAg: at.bitsAg,
     bitsSp: at.bitsSp,
@@ -317,7 +352,6 @@ export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): F
     outAg: at.cntAg,
     outSp: at.cntSp,
   });
-  phase('positive pairs');
   pool.run(TASK_COUNTS);
 
   // 3. per-anchor weights: n_i = |M_ag,i| + λ |M_sp,i|, valid = |M_ag,i| > 0, and

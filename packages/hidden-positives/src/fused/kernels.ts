@@ -27,6 +27,21 @@ export interface Kernels {
     rowBytes: number,
     len: number,
   ): void;
+  criterionQuantized(
+    xq: number,
+    pq: number,
+    qStride: number,
+    x: number,
+    pool: number,
+    stride: number,
+    len: number,
+    i0: number,
+    i1: number,
+    q: number,
+    out: number,
+    approx: number,
+    eps: number,
+  ): void;
   joinQuantized(
     xq: number,
     qStride: number,

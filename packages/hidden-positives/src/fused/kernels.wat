@@ -242,6 +242,82 @@
       (local.set $j (i32.add (local.get $j) (i32.const 2)))
       (br $colsNext))))
 
+  ;; Raises out[t + u] to the float dot product of row t + u with the pool row at b, for the candidate
+  ;; lanes u of `cand`.
+  (func $maxExact (param $cand v128) (param $t i32) (param $b i32) (param $x i32) (param $stride i32)
+    (param $len i32) (param $out i32)
+    (local $u i32) (local $o i32)
+    (loop $lanes
+      (if (i32.ne (i32.const 0) (i32x4.extract_lane 0 (local.get $cand)))
+        (then
+          (local.set $o (i32.add (local.get $out) (i32.shl (i32.add (local.get $t) (local.get $u)) (i32.const 2))))
+          (f32.store (local.get $o) (f32.max (f32.load (local.get $o))
+            (call $dot1 (i32.add (local.get $x) (i32.mul (i32.add (local.get $t) (local.get $u)) (local.get $stride)))
+              (local.get $b) (local.get $len))))))
+      (local.set $cand (i8x16.shuffle 4 5 6 7 8 9 10 11 12 13 14 15 0 1 2 3 (local.get $cand) (local.get $cand)))
+      (br_if $lanes (i32.lt_u (local.tee $u (i32.add (local.get $u) (i32.const 1))) (i32.const 4)))))
+
+  ;; `criterion` with the dot products first computed exactly in integers on int16 copies (xq rows of
+  ;; the strip, pq pool rows; strides qStride): `approx` keeps each row's running maximum of the
+  ;; approximations, and a pool row is evaluated in float ($dot1, equal to $dot4x2's value) only when its
+  ;; approximation is ≥ that running maximum − 2·eps. The float maximum's row always is: its
+  ;; approximation is ≥ (its float value − eps) ≥ (the largest approximation − 2·eps). So out[i] is
+  ;; exactly `criterion`'s value; approx has the same padding as out.
+  (func (export "criterionQuantized")
+    (param $xq i32) (param $pq i32) (param $qStride i32) (param $x i32) (param $pool i32) (param $stride i32)
+    (param $len i32) (param $i0 i32) (param $i1 i32) (param $q i32) (param $out i32) (param $approx i32)
+    (param $eps f32)
+    (local $i i32) (local $j i32) (local $t i32) (local $jb i32) (local $o i32) (local $last i32)
+    (local $c0 v128) (local $c1 v128) (local $run v128) (local $floor v128) (local $inStrip v128)
+    (local $cand0 v128) (local $cand1 v128) (local $unit v128) (local $twoEps v128)
+    (local.set $unit (f32x4.splat (f32.const 0x1p-28)))
+    (local.set $twoEps (f32x4.splat (f32.mul (f32.const 2) (local.get $eps))))
+    (local.set $last (i32.sub (local.get $i1) (i32.const 1)))
+    (local.set $i (local.get $i0))
+    (block $done (loop $fill
+      (br_if $done (i32.ge_s (local.get $i) (local.get $i1)))
+      (v128.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2))) (f32x4.splat (f32.const -inf)))
+      (v128.store (i32.add (local.get $approx) (i32.shl (local.get $i) (i32.const 2))) (f32x4.splat (f32.const -inf)))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $fill)))
+    (block $poolDone (loop $poolNext
+      (br_if $poolDone (i32.ge_s (local.get $j) (local.get $q)))
+      (local.set $jb (call $minI (i32.add (local.get $j) (i32.const 1)) (i32.sub (local.get $q) (i32.const 1))))
+      (local.set $t (local.get $i0))
+      (block $rowsDone (loop $rowsNext
+        (br_if $rowsDone (i32.ge_s (local.get $t) (local.get $i1)))
+        (call $dot4x2q
+          (i32.add (local.get $xq) (i32.mul (local.get $t) (local.get $qStride)))
+          (i32.add (local.get $xq) (i32.mul (call $minI (i32.add (local.get $t) (i32.const 1)) (local.get $last)) (local.get $qStride)))
+          (i32.add (local.get $xq) (i32.mul (call $minI (i32.add (local.get $t) (i32.const 2)) (local.get $last)) (local.get $qStride)))
+          (i32.add (local.get $xq) (i32.mul (call $minI (i32.add (local.get $t) (i32.const 3)) (local.get $last)) (local.get $qStride)))
+          (i32.add (local.get $pq) (i32.mul (local.get $j) (local.get $qStride)))
+          (i32.add (local.get $pq) (i32.mul (local.get $jb) (local.get $qStride)))
+          (local.get $qStride))
+        (local.set $c1) (local.set $c0)
+        (local.set $c0 (f32x4.mul (f32x4.convert_i32x4_s (local.get $c0)) (local.get $unit)))
+        (local.set $c1 (f32x4.mul (f32x4.convert_i32x4_s (local.get $c1)) (local.get $unit)))
+        (local.set $o (i32.add (local.get $approx) (i32.shl (local.get $t) (i32.const 2))))
+        (local.set $run (v128.load (local.get $o)))
+        (local.set $floor (f32x4.sub (local.get $run) (local.get $twoEps)))
+        (local.set $inStrip (i32x4.lt_s (i32x4.add (i32x4.splat (local.get $t)) (v128.const i32x4 0 1 2 3))
+          (i32x4.splat (local.get $i1))))
+        (local.set $cand0 (v128.and (local.get $inStrip) (f32x4.ge (local.get $c0) (local.get $floor))))
+        (local.set $cand1 (v128.and (local.get $inStrip) (f32x4.ge (local.get $c1) (local.get $floor))))
+        (v128.store (local.get $o) (f32x4.max (local.get $run) (f32x4.max (local.get $c0) (local.get $c1))))
+        (if (v128.any_true (v128.or (local.get $cand0) (local.get $cand1)))
+          (then
+            (call $maxExact (local.get $cand0) (local.get $t)
+              (i32.add (local.get $pool) (i32.mul (local.get $j) (local.get $stride)))
+              (local.get $x) (local.get $stride) (local.get $len) (local.get $out))
+            (call $maxExact (local.get $cand1) (local.get $t)
+              (i32.add (local.get $pool) (i32.mul (local.get $jb) (local.get $stride)))
+              (local.get $x) (local.get $stride) (local.get $len) (local.get $out))))
+        (local.set $t (i32.add (local.get $t) (i32.const 4)))
+        (br $rowsNext)))
+      (local.set $j (i32.add (local.get $j) (i32.const 2)))
+      (br $poolNext))))
+
   ;; Marks the candidate lanes u of `cand` (pairs (t + u, j)) that pass the exact float test.
   (func $markExact (param $cand v128) (param $t i32) (param $j i32) (param $x i32) (param $stride i32)
     (param $len i32) (param $c i32) (param $bits i32) (param $rowBytes i32)

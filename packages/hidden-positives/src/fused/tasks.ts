@@ -15,7 +15,20 @@ export const TASK_GROUPS = 5;
 export const TASK_REDUCE = 6;
 
 export const FILL_PARAMS = ['ptr', 'bytes'] as const;
-export const CRITERION_PARAMS = ['x', 'stride', 'n', 'pool', 'q', 'len', 'out'] as const;
+/** xq, pq: int16 copies of x and the pool (0: the float kernel alone), approx: [n + 4] f32 scratch; eps in f64[0]. */
+export const CRITERION_PARAMS = [
+  'x',
+  'stride',
+  'n',
+  'pool',
+  'q',
+  'len',
+  'out',
+  'xq',
+  'pq',
+  'qStride',
+  'approx',
+] as const;
 /** xq: int16 copy of x (0: the float kernel alone), qStride its row stride; the float `eps` in control.f64[0]. */
 export const JOIN_PARAMS = [
   'x',
@@ -122,9 +135,28 @@ export function runTask(
     }
     case TASK_CRITERION: {
       const p = readParams(control, CRITERION_PARAMS);
+      const eps = control.f64[JOIN_F64.eps]!;
       eachChunk(control, Math.ceil(p.n / ROWS_PER_STRIP), (c) => {
         const i0 = c * ROWS_PER_STRIP;
-        k.criterion(p.x, p.stride, i0, Math.min(p.n, i0 + ROWS_PER_STRIP), p.pool, p.q, p.len, p.out);
+        const i1 = Math.min(p.n, i0 + ROWS_PER_STRIP);
+        if (p.xq === 0) k.criterion(p.x, p.stride, i0, i1, p.pool, p.q, p.len, p.out);
+        else {
+          k.criterionQuantized(
+            p.xq,
+            p.pq,
+            p.qStride,
+            p.x,
+            p.pool,
+            p.stride,
+            p.len,
+            i0,
+            i1,
+            p.q,
+            p.out,
+            p.approx,
+            eps,
+          );
+        }
       });
       return;
     }
