@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { selectBackend } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
+import seedrandom from 'seedrandom';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   disposeFusedLoss,
@@ -144,6 +145,21 @@ for (const threads of [1, 2]) {
     });
   });
 }
+
+describe("the fused engine's ρ-mask draw", () => {
+  it('tf.randomUniform([P, N], 0, 1, float32, seed) is seedrandom.alea(String(seed)) in order, as float32', async () => {
+    for (const backend of ['cpu', 'wasm'] as const) {
+      await selectBackend(backend);
+      for (const seed of [0, 7, 123456789]) {
+        const u = tf.randomUniform([16, 50], 0, 1, 'float32', seed);
+        const random = seedrandom.alea(String(seed));
+        const mine = Float32Array.from({ length: 800 }, () => random());
+        expect(Array.from(u.dataSync())).toEqual(Array.from(mine));
+        u.dispose();
+      }
+    }
+  });
+});
 
 describe('engine choice and options', () => {
   it("'auto' is the fused engine on wasm and cpu", async () => {

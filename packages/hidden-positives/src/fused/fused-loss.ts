@@ -13,6 +13,7 @@
  * No [P, N] float matrix is ever built.
  */
 
+import seedrandom from 'seedrandom';
 import { writeParams } from './control.js';
 import type { FusedLossProfiler } from './engine.js';
 import { ROW_ALIGN } from './kernels.js';
@@ -54,11 +55,15 @@ export interface FusedLossData {
   /** (τ / 0.07) / (B · 2). */
   readonly scale: number;
   /**
-   * The negative mask R, [P, N] row-major, row r used by every anchor b·P + r: entry (r, j) is kept when
-   * it is below `below` (a uniform draw against ρ), or non-zero when `below` is null (an injected mask).
-   * null: every column (ρ = 1).
+   * The negative mask R, [P, N] row-major, row r used by every anchor b·P + r. Either the values of an
+   * injected mask (kept where non-zero), or the seed of the TF.js engine's draw: u = float32 of
+   * `seedrandom.alea(String(seed))()` in row-major order (what `tf.randomUniform([P, N], 0, 1,
+   * 'float32', seed)` returns) kept where u < `below` (ρ as float32). null: every column (ρ = 1).
    */
-  readonly keep: { readonly values: ArrayLike<number>; readonly below: number | null } | null;
+  readonly keep:
+    | { readonly values: ArrayLike<number> }
+    | { readonly seed: number; readonly below: number }
+    | null;
   readonly withGrad: boolean;
   /** Told the wall time of each phase and the sampled entries (benchmarks). */
   readonly profiler?: FusedLossProfiler;
@@ -103,7 +108,7 @@ function putQuantized(
     let sq = 0;
     for (let k = 0; k < cols; k += 1) {
       const v = src[i * cols + k]!;
-      i16[base + i * step + k] = Math.max(-32767, Math.min(32767, Math.round(v * QUANT_SCALE)));
+      i16[base + i * step + k] = Math.round(v * QUANT_SCALE); // |v| ≤ 1: within int16
       l1 += Math.abs(v);
       sq += v * v;
     }
@@ -188,26 +193,31 @@ export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): F
     rLen.fill(n);
     rIdx = new Int32Array(n).map((_, j) => j);
   } else {
-    // Count, then fill; each loop specialised on the kind of mask (no call per entry).
-    const { values, below } = keep;
-    const scan = (r: number, out: Int32Array | null, from: number): number => {
-      let t = from;
-      const row = r * n;
-      if (below === null) {
-        for (let j = 0; j < n; j += 1) if (values[row + j] !== 0) out === null ? t++ : (out[t++] = j);
-      } else {
-        for (let j = 0; j < n; j += 1) if (values[row + j]! < below) out === null ? t++ : (out[t++] = j);
-      }
-      return t;
-    };
+    // One pass, each loop specialised on the kind of mask (no call per entry).
+    let cols = new Int32Array(Math.max(1024, Math.ceil(p * n * ('below' in keep ? keep.below * 1.1 : 0.1))));
     let total = 0;
+    const push = (j: number) => {
+      if (total === cols.length) {
+        const grown = new Int32Array(cols.length * 2);
+        grown.set(cols);
+        cols = grown;
+      }
+      cols[total++] = j;
+    };
+    const random = 'seed' in keep ? seedrandom.alea(String(keep.seed)) : null;
     for (let r = 0; r < p; r += 1) {
       rStart[r] = total;
-      total = scan(r, null, total);
+      if (random !== null && 'below' in keep) {
+        const below = keep.below;
+        for (let j = 0; j < n; j += 1) if (Math.fround(random()) < below) push(j);
+      } else if ('values' in keep) {
+        const { values } = keep;
+        const row = r * n;
+        for (let j = 0; j < n; j += 1) if (values[row + j] !== 0) push(j);
+      }
       rLen[r] = total - rStart[r]!;
     }
-    rIdx = new Int32Array(total);
-    for (let r = 0; r < p; r += 1) scan(r, rIdx, rStart[r]!);
+    rIdx = cols.subarray(0, total);
   }
 
   phase('mask rows');

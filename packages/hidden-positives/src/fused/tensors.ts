@@ -45,14 +45,12 @@ export function fusedLossOnTensors(
   const withSp = inputs.lambda !== 0;
   let keep: FusedLossData['keep'] = null;
   if (inputs.negativeMask !== undefined) {
-    keep = { values: inputs.negativeMask.dataSync() as ArrayLike<number>, below: null };
+    keep = { values: inputs.negativeMask.dataSync() as ArrayLike<number> };
   } else {
     const rho = inputs.negativeKeepRatio ?? 1;
-    if (rho < 1) {
-      // The TF.js engine's draw, bit for bit: u ~ U[0, 1) as float32 and R = 1[u < ρ] with ρ as float32.
-      const u = hostValues(() => tf.randomUniform([p, n], 0, 1, 'float32', inputs.seed ?? randomSeed()));
-      keep = { values: u, below: Math.fround(rho) };
-    }
+    // The TF.js engine's draw, bit for bit, without building it: tf.randomUniform([P, N], 0, 1, 'float32',
+    // seed) takes seedrandom's alea(String(seed)) values in order (test/fused-engine.test.ts compares).
+    if (rho < 1) keep = { seed: inputs.seed ?? randomSeed(), below: Math.fround(rho) };
   }
   const d = z.shape[1];
   const values = {
