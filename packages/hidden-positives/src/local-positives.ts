@@ -1,5 +1,6 @@
 import { assertNumber, describeValue, HpError } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
+import { localWeightsHost } from './fused/local-weights.js';
 import { type GridSize, parseGrid } from './grid.js';
 
 /**
@@ -23,7 +24,15 @@ export interface LocalPositiveOptions {
   readonly gridSize: GridSize;
   /** Multiplier σ of the softmax (official `self.sigma = 28`, the same for every backbone). */
   readonly sigma?: number;
+  /**
+   * `'tfjs'`: TF.js ops on the active backend; `'fused'`: one pass per attention row on the host
+   * (src/fused/local-weights.ts); `'auto'` (default): fused on the `wasm` and `cpu` backends.
+   */
+  readonly engine?: 'auto' | 'tfjs' | 'fused';
 }
+
+/** Backends on which `engine: 'auto'` reads the attention to the host (already in host memory). */
+const HOST_BACKENDS = new Set(['wasm', 'cpu']);
 
 /**
  * For each patch i and window entry k: the flat index i·P + j of its neighbour j in a `[P, P]`
@@ -91,6 +100,25 @@ export function localPositiveWeights(attentionLogits: tf.Tensor, options: LocalP
   }
   const [batch, heads] = shape as [number, number];
   const { index, scale } = windowTables(h, w);
+  const engine = options.engine ?? 'auto';
+  if (engine !== 'auto' && engine !== 'tfjs' && engine !== 'fused') {
+    throw new HpError(
+      'E_ARG',
+      `${fn}: engine is invalid: expected one of 'auto', 'tfjs', 'fused', got ${describeValue(engine)}`,
+    );
+  }
+  if (engine === 'fused' || (engine === 'auto' && HOST_BACKENDS.has(tf.getBackend()))) {
+    const values = localWeightsHost(
+      attentionLogits.dataSync() as ArrayLike<number>,
+      batch,
+      heads,
+      p,
+      sigma,
+      index,
+      scale,
+    );
+    return tf.tensor3d(values, [batch, p, 9]);
+  }
   const rows: tf.Tensor2D[] = [];
   try {
     for (let b = 0; b < batch; b += 1) {
