@@ -27,12 +27,14 @@ import {
   groupScratchBytes,
   JOIN_F64,
   JOIN_PARAMS,
+  QUANTIZE_PARAMS,
   REDUCE_PARAMS,
   TASK_COUNTS,
   TASK_CRITERION,
   TASK_FILL,
   TASK_GROUPS,
   TASK_JOIN,
+  TASK_QUANTIZE,
   TASK_REDUCE,
 } from './tasks.js';
 
@@ -79,45 +81,24 @@ export interface FusedLossResult {
 /** Column block of the symmetric join: 256 rows of 384–512 floats stay in a 2 MiB L2. */
 const JOIN_BLOCK = 256;
 
-const rowStride = (cols: number, bytes = 4) => Math.ceil((cols * bytes) / ROW_ALIGN) * ROW_ALIGN;
+const rowStride = (cols: number) => Math.ceil((cols * 4) / ROW_ALIGN) * ROW_ALIGN;
 
 /** Scale of the int16 copies of the unit rows for the join's integer pass (|x_k| ≤ 1 → |q_k| ≤ 2^14). */
 const QUANT_SCALE = 2 ** 14;
 
 /**
- * Writes round(x · 2^14) of `rows` rows into int16 rows `stride` bytes apart and returns eps, a bound on
- * |approximation − float32 dot product| for any two rows: with x = (q + e) / S, |e_k| ≤ 1/2,
+ * eps, a bound on |approximation − float32 dot product| of a row of one matrix and a row of another
+ * (max ‖·‖₁ l1a, l1b; max ‖·‖² sqa, sqb; K columns): with x = (q + e) / S, |e_k| ≤ 1/2,
  *   |Σ x_k y_k − Σ q_k r_k / S²| ≤ (‖x‖₁ + ‖y‖₁) / (2S) + 3K / (4S²) (as ‖q‖₁ ≤ S‖x‖₁ + K/2),
  *   |float32 sum − exact sum| ≤ 1.01 · K · 2⁻²⁴ · ‖x‖‖y‖ (recursive summation),
- * doubled, plus 1e-6 for the float32 conversions of the test itself.
+ * doubled (the norms come from float32 sums), plus 1e-6 for the float32 conversions of the test itself.
  */
-function putQuantized(
-  i16: Int16Array,
-  ptr: number,
-  stride: number,
-  src: Float32Array,
-  rows: number,
-  cols: number,
-) {
-  const base = ptr >>> 1;
-  const step = stride >>> 1;
-  let maxL1 = 0;
-  let maxSq = 0;
-  for (let i = 0; i < rows; i += 1) {
-    let l1 = 0;
-    let sq = 0;
-    for (let k = 0; k < cols; k += 1) {
-      const v = src[i * cols + k]!;
-      i16[base + i * step + k] = Math.round(v * QUANT_SCALE); // |v| ≤ 1: within int16
-      l1 += Math.abs(v);
-      sq += v * v;
-    }
-    i16.fill(0, base + i * step + cols, base + (i + 1) * step);
-    maxL1 = Math.max(maxL1, l1);
-    maxSq = Math.max(maxSq, sq);
-  }
+function quantizationBound(l1a: number, l1b: number, sqa: number, sqb: number, cols: number): number {
   const s = QUANT_SCALE;
-  return 2 * (maxL1 / s + (0.75 * cols) / (s * s) + 1.01 * cols * 2 ** -24 * maxSq) + 1e-6;
+  return (
+    2 * ((l1a + l1b) / (2 * s) + (0.75 * cols) / (s * s) + 1.01 * cols * 2 ** -24 * Math.sqrt(sqa * sqb)) +
+    1e-6
+  );
 }
 
 class Arena {
@@ -163,6 +144,47 @@ function getRows(f32: Float32Array, ptr: number, stride: number, rows: number, c
   return out;
 }
 
+interface NegativeRows {
+  readonly start: Int32Array; // [P] first entry of row r
+  readonly len: Int32Array; // [P] entries of row r
+  readonly idx: Int32Array; // column indices, sorted per row
+}
+
+/** R, row by row: the same row r for every image (the official mask_neglect_base). */
+function negativeRows(keep: FusedLossData['keep'], p: number, n: number): NegativeRows {
+  const len = new Int32Array(p);
+  const start = new Int32Array(p);
+  if (keep === null) {
+    len.fill(n);
+    return { start, len, idx: new Int32Array(n).map((_, j) => j) };
+  }
+  // One pass, each loop specialised on the kind of mask (no call per entry).
+  let cols = new Int32Array(Math.max(1024, Math.ceil(p * n * ('below' in keep ? keep.below * 1.1 : 0.1))));
+  let total = 0;
+  const push = (j: number) => {
+    if (total === cols.length) {
+      const grown = new Int32Array(cols.length * 2);
+      grown.set(cols);
+      cols = grown;
+    }
+    cols[total++] = j;
+  };
+  const random = 'seed' in keep ? seedrandom.alea(String(keep.seed)) : null;
+  for (let r = 0; r < p; r += 1) {
+    start[r] = total;
+    if (random !== null && 'below' in keep) {
+      const below = keep.below;
+      for (let j = 0; j < n; j += 1) if (Math.fround(random()) < below) push(j);
+    } else if ('values' in keep) {
+      const { values } = keep;
+      const row = r * n;
+      for (let j = 0; j < n; j += 1) if (values[row + j] !== 0) push(j);
+    }
+    len[r] = total - start[r]!;
+  }
+  return { start, len, idx: cols.subarray(0, total) };
+}
+
 /** The loss and its gradients w.r.t. z and z̃ (see the module comment); synchronous. */
 export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): FusedLossResult {
   let last = performance.now();
@@ -184,43 +206,6 @@ export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): F
   const q = data.poolAg.length / c;
   const qs = withSp ? data.poolSp!.length / dm : 0;
 
-  // R, row by row: the same row r for every image (the official mask_neglect_base).
-  const rLen = new Int32Array(p);
-  const rStart = new Int32Array(p);
-  let rIdx: Int32Array;
-  const keep = data.keep;
-  if (keep === null) {
-    rLen.fill(n);
-    rIdx = new Int32Array(n).map((_, j) => j);
-  } else {
-    // One pass, each loop specialised on the kind of mask (no call per entry).
-    let cols = new Int32Array(Math.max(1024, Math.ceil(p * n * ('below' in keep ? keep.below * 1.1 : 0.1))));
-    let total = 0;
-    const push = (j: number) => {
-      if (total === cols.length) {
-        const grown = new Int32Array(cols.length * 2);
-        grown.set(cols);
-        cols = grown;
-      }
-      cols[total++] = j;
-    };
-    const random = 'seed' in keep ? seedrandom.alea(String(keep.seed)) : null;
-    for (let r = 0; r < p; r += 1) {
-      rStart[r] = total;
-      if (random !== null && 'below' in keep) {
-        const below = keep.below;
-        for (let j = 0; j < n; j += 1) if (Math.fround(random()) < below) push(j);
-      } else if ('values' in keep) {
-        const { values } = keep;
-        const row = r * n;
-        for (let j = 0; j < n; j += 1) if (values[row + j] !== 0) push(j);
-      }
-      rLen[r] = total - rStart[r]!;
-    }
-    rIdx = cols.subarray(0, total);
-  }
-
-  phase('mask rows');
   const arena = new Arena();
   const at = {
     z: arena.alloc(n * strideD),
@@ -231,17 +216,17 @@ export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): F
     poolSp: withSp ? arena.alloc(qs * strideDm) : 0,
     cAg: arena.alloc((n + 4) * 4), // the kernels read and write whole 4-row tiles
     cSp: arena.alloc((n + 4) * 4),
-    fq: arena.alloc(n * rowStride(c, 2)),
-    poolAgQ: arena.alloc(q * rowStride(c, 2)),
-    sq: withSp ? arena.alloc(n * rowStride(dm, 2)) : 0,
-    poolSpQ: withSp ? arena.alloc(qs * rowStride(dm, 2)) : 0,
+    fq: arena.alloc((n * strideC) / 2), // int16 rows at half the float stride
+    poolAgQ: arena.alloc((q * strideC) / 2),
+    sq: withSp ? arena.alloc((n * strideDm) / 2) : 0,
+    poolSpQ: withSp ? arena.alloc((qs * strideDm) / 2) : 0,
     approx: arena.alloc((n + 4) * 4),
+    l1: arena.alloc(Math.max(n, q, qs) * 4),
+    sqNorm: arena.alloc(Math.max(n, q, qs) * 4),
     bitsAg: arena.alloc(n * rowBytes),
     bitsSp: withSp ? arena.alloc(n * rowBytes) : 0,
     rStart: arena.alloc(p * 4),
     rLen: arena.alloc(p * 4),
-    rIdx: arena.alloc(rIdx.length * 4),
-    rOff: arena.alloc(rIdx.length * 4),
     rBits: arena.alloc(p * rowBytes),
     cntAg: arena.alloc(n * 4),
     cntSp: arena.alloc(n * 4),
@@ -259,23 +244,6 @@ export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): F
     putRows(view.f32, at.s, strideDm, data.s!, n, dm);
     putRows(view.f32, at.poolSp, strideDm, data.poolSp!, qs, dm);
   }
-  view.i32.set(rStart, at.rStart >>> 2);
-  view.i32.set(rLen, at.rLen >>> 2);
-  view.i32.set(rIdx, at.rIdx >>> 2);
-  view.i32.set(
-    rIdx.map((j) => j * strideD),
-    at.rOff >>> 2,
-  );
-  const rBits = view.i32.subarray(at.rBits >>> 2, (at.rBits + p * rowBytes) >>> 2);
-  rBits.fill(keep === null ? -1 : 0);
-  for (let r = 0; keep !== null && r < p; r += 1) {
-    const row = (r * rowBytes) >>> 2;
-    for (let t = rStart[r]!; t < rStart[r]! + rLen[r]!; t += 1) {
-      const j = rIdx[t]!;
-      rBits[row + (j >>> 5)]! |= 1 << (j & 31);
-    }
-  }
-
   const fill = (ptr: number, bytes: number) => {
     if (bytes === 0) return;
     writeParams(pool.control, FILL_PARAMS, { ptr, bytes });
@@ -285,12 +253,25 @@ export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): F
   fill(at.bitsAg, n * rowBytes);
   if (withSp) fill(at.bitsSp, n * rowBytes);
 
-  // int16 copies for the integer first pass of criteria and join, with their error bounds
-  const i16 = views(pool).i16;
-  const epsF = putQuantized(i16, at.fq, rowStride(c, 2), data.f, n, c);
-  const epsPoolAg = putQuantized(i16, at.poolAgQ, rowStride(c, 2), data.poolAg, q, c);
-  const epsS = withSp ? putQuantized(i16, at.sq, rowStride(dm, 2), data.s!, n, dm) : 0;
-  const epsPoolSp = withSp ? putQuantized(i16, at.poolSpQ, rowStride(dm, 2), data.poolSp!, qs, dm) : 0;
+  // int16 copies for the integer first pass of criteria and join, and the norms for their error bound
+  const quantize = (src: number, stride: number, dst: number, rows: number) => {
+    writeParams(pool.control, QUANTIZE_PARAMS, { src, stride, dst, n: rows, l1: at.l1, sq: at.sqNorm });
+    pool.run(TASK_QUANTIZE);
+    const v = views(pool).f32;
+    let l1 = 0;
+    let sq = 0;
+    for (let i = 0; i < rows; i += 1) {
+      l1 = Math.max(l1, v[(at.l1 >>> 2) + i]!);
+      sq = Math.max(sq, v[(at.sqNorm >>> 2) + i]!);
+    }
+    return { l1, sq };
+  };
+  const normsF = quantize(at.f, strideC, at.fq, n);
+  const normsPoolAg = quantize(at.poolAg, strideC, at.poolAgQ, q);
+  const normsS = withSp ? quantize(at.s, strideDm, at.sq, n) : { l1: 0, sq: 0 };
+  const normsPoolSp = withSp ? quantize(at.poolSp, strideDm, at.poolSpQ, qs) : { l1: 0, sq: 0 };
+  const bound = (a: { l1: number; sq: number }, b: { l1: number; sq: number }, cols: number) =>
+    quantizationBound(a.l1, b.l1, a.sq, b.sq, cols);
   phase('int16 copies');
 
   // 1. criteria c_ag, c_sp (spec §3.3: Rpoint, Rpoint_ema)
@@ -302,8 +283,8 @@ export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): F
     out: number,
     xq: number,
     pq: number,
-    cols: number,
     eps: number,
+    before?: () => void,
   ) => {
     pool.control.f64[JOIN_F64.eps] = eps;
     writeParams(pool.control, CRITERION_PARAMS, {
@@ -316,26 +297,44 @@ export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): F
       out,
       xq,
       pq,
-      qStride: rowStride(cols, 2),
+      qStride: stride / 2,
       approx: at.approx,
     });
-    pool.run(TASK_CRITERION);
+    pool.run(TASK_CRITERION, before);
   };
-  // the bound for rows of two matrices: the mean of their bounds (each counts its own ‖·‖₁ twice)
-  criterion(at.f, strideC, at.poolAg, q, at.cAg, at.fq, at.poolAgQ, c, (epsF + epsPoolAg) / 2);
-  if (withSp) criterion(at.s, strideDm, at.poolSp, qs, at.cSp, at.sq, at.poolSpQ, dm, (epsS + epsPoolSp) / 2);
-  phase('criteria');
+  // The calling thread draws R while the workers start on the first criterion (shared chunks balance it).
+  let rows: NegativeRows | undefined;
+  criterion(at.f, strideC, at.poolAg, q, at.cAg, at.fq, at.poolAgQ, bound(normsF, normsPoolAg, c), () => {
+    rows = negativeRows(data.keep, p, n);
+  });
+  if (withSp)
+    criterion(at.s, strideDm, at.poolSp, qs, at.cSp, at.sq, at.poolSpQ, bound(normsS, normsPoolSp, dm));
+  phase('criteria, mask rows');
+  const { start: rStart, len: rLen, idx: rIdx } = rows!;
+  const keep = data.keep;
+  const rIdxAt = arena.alloc(rIdx.length * 4);
+  const rOffAt = arena.alloc(rIdx.length * 4);
+  pool.reserve(arena.top, fn);
+  view = views(pool);
+  view.i32.set(rStart, at.rStart >>> 2);
+  view.i32.set(rLen, at.rLen >>> 2);
+  view.i32.set(rIdx, rIdxAt >>> 2);
+  view.i32.set(
+    rIdx.map((j) => j * strideD),
+    rOffAt >>> 2,
+  );
+  const rBits = view.i32.subarray(at.rBits >>> 2, (at.rBits + p * rowBytes) >>> 2);
+  rBits.fill(keep === null ? -1 : 0);
+  for (let r = 0; keep !== null && r < p; r += 1) {
+    const row = (r * rowBytes) >>> 2;
+    for (let t = rStart[r]!; t < rStart[r]! + rLen[r]!; t += 1) {
+      const j = rIdx[t]!;
+      rBits[row + (j >>> 5)]! |= 1 << (j & 31);
+    }
+  }
 
   // 2. positive bit matrices M_ag, M_sp (symmetric, strict >)
-  const join = (
-    x: number,
-    stride: number,
-    cPtr: number,
-    bits: number,
-    xq: number,
-    cols: number,
-    eps: number,
-  ) => {
+  const join = (x: number, stride: number, cPtr: number, bits: number, xq: number, eps: number) => {
     pool.control.f64[JOIN_F64.eps] = eps;
     writeParams(pool.control, JOIN_PARAMS, {
       x,
@@ -347,12 +346,12 @@ export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): F
       len: stride,
       block: JOIN_BLOCK,
       xq,
-      qStride: rowStride(cols, 2),
+      qStride: stride / 2,
     });
     pool.run(TASK_JOIN);
   };
-  join(at.f, strideC, at.cAg, at.bitsAg, at.fq, c, epsF);
-  if (withSp) join(at.s, strideDm, at.cSp, at.bitsSp, at.sq, dm, epsS);
+  join(at.f, strideC, at.cAg, at.bitsAg, at.fq, bound(normsF, normsF, c));
+  if (withSp) join(at.s, strideDm, at.cSp, at.bitsSp, at.sq, bound(normsS, normsS, dm));
   phase('positive pairs');
   writeParams(pool.control, COUNTS_PARAMS, {
     bitsAg: at.bitsAg,
@@ -411,8 +410,8 @@ export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): F
     rowBytes,
     rStart: at.rStart,
     rLen: at.rLen,
-    rIdx: at.rIdx,
-    rOff: at.rOff,
+    rIdx: rIdxAt,
+    rOff: rOffAt,
     rBits: at.rBits,
     coef: at.coef,
     weightSum: at.weightSum,

@@ -90,6 +90,16 @@ export interface Kernels {
     acc: number,
   ): void;
   gradRow(x: number, a: number, ib: number, m: number, len: number, g: number, acc: number): void;
+  quantizeRows(
+    src: number,
+    stride: number,
+    dst: number,
+    i0: number,
+    i1: number,
+    len: number,
+    l1: number,
+    sq: number,
+  ): void;
   popcountRows(bits: number, rowBytes: number, i0: number, i1: number, out: number): void;
   addInto(dst: number, src: number, bytes: number): void;
 }

@@ -672,6 +672,45 @@
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $colsNext))))
 
+  ;; Int16 copies for the integer passes: dst row i = round(x_i · 2^14) (rows of `len` bytes of floats at
+  ;; `stride`, written as len / 2 bytes at stride / 2), and l1[i] = ‖x_i‖₁, sq[i] = ‖x_i‖² for the error
+  ;; bound, for rows i0 ≤ i < i1. |x_k| ≤ 1 (unit rows), so every value fits in int16.
+  (func (export "quantizeRows")
+    (param $src i32) (param $stride i32) (param $dst i32) (param $i0 i32) (param $i1 i32) (param $len i32)
+    (param $l1 i32) (param $sq i32)
+    (local $i i32) (local $k i32) (local $a i32) (local $o i32) (local $x0 v128) (local $x1 v128)
+    (local $sa v128) (local $ss v128) (local $scale v128)
+    (local.set $scale (f32x4.splat (f32.const 16384)))
+    (local.set $i (local.get $i0))
+    (block $rowsDone (loop $rowsNext
+      (br_if $rowsDone (i32.ge_s (local.get $i) (local.get $i1)))
+      (local.set $a (i32.add (local.get $src) (i32.mul (local.get $i) (local.get $stride))))
+      (local.set $o (i32.add (local.get $dst) (i32.mul (local.get $i) (i32.shr_u (local.get $stride) (i32.const 1)))))
+      (local.set $sa (v128.const i32x4 0 0 0 0))
+      (local.set $ss (v128.const i32x4 0 0 0 0))
+      (local.set $k (i32.const 0))
+      (block $done (loop $next
+        (br_if $done (i32.ge_u (local.get $k) (local.get $len)))
+        (local.set $x0 (v128.load (i32.add (local.get $a) (local.get $k))))
+        (local.set $x1 (v128.load offset=16 (i32.add (local.get $a) (local.get $k))))
+        (v128.store (i32.add (local.get $o) (i32.shr_u (local.get $k) (i32.const 1)))
+          (i16x8.narrow_i32x4_s
+            (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (local.get $x0) (local.get $scale))))
+            (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (local.get $x1) (local.get $scale))))))
+        (local.set $sa (f32x4.add (local.get $sa) (f32x4.add (f32x4.abs (local.get $x0)) (f32x4.abs (local.get $x1)))))
+        (local.set $ss (f32x4.add (local.get $ss)
+          (f32x4.add (f32x4.mul (local.get $x0) (local.get $x0)) (f32x4.mul (local.get $x1) (local.get $x1)))))
+        (local.set $k (i32.add (local.get $k) (i32.const 32)))
+        (br $next)))
+      (f32.store (i32.add (local.get $l1) (i32.shl (local.get $i) (i32.const 2)))
+        (f32.add (f32.add (f32x4.extract_lane 0 (local.get $sa)) (f32x4.extract_lane 1 (local.get $sa)))
+          (f32.add (f32x4.extract_lane 2 (local.get $sa)) (f32x4.extract_lane 3 (local.get $sa)))))
+      (f32.store (i32.add (local.get $sq) (i32.shl (local.get $i) (i32.const 2)))
+        (f32.add (f32.add (f32x4.extract_lane 0 (local.get $ss)) (f32x4.extract_lane 1 (local.get $ss)))
+          (f32.add (f32x4.extract_lane 2 (local.get $ss)) (f32x4.extract_lane 3 (local.get $ss)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $rowsNext))))
+
   ;; out[i] = number of set bits of row i of a bit matrix, for i0 ≤ i < i1 (rowBytes a multiple of 8).
   (func (export "popcountRows")
     (param $bits i32) (param $rowBytes i32) (param $i0 i32) (param $i1 i32) (param $out i32)

@@ -134,8 +134,11 @@ export class FusedPool {
     this.memory.grow(pages);
   }
 
-  /** Runs one task on every thread; throws the first error any of them hit. */
-  run(task: number): void {
+  /**
+   * Runs one task on every thread; throws the first error any of them hit. `before` runs on the calling
+   * thread after the workers have started and before its own share (work it overlaps with theirs).
+   */
+  run(task: number, before?: () => void): void {
     if (this.#disposed)
       throw new HpError('E_DISPOSED', 'hiddenPositiveLoss: the fused engine pool was disposed');
     const i32 = this.control.i32;
@@ -146,6 +149,7 @@ export class FusedPool {
     Atomics.add(i32, SEQ, 1);
     Atomics.notify(i32, SEQ);
     try {
+      before?.();
       runTask(this.#main, this.control, task, 0, this.threads);
     } catch (error) {
       writeError(this.control, (error as Error).message);

@@ -13,6 +13,7 @@ export const TASK_JOIN = 3;
 export const TASK_COUNTS = 4;
 export const TASK_GROUPS = 5;
 export const TASK_REDUCE = 6;
+export const TASK_QUANTIZE = 7;
 
 export const FILL_PARAMS = ['ptr', 'bytes'] as const;
 /** xq, pq: int16 copies of x and the pool (0: the float kernel alone), approx: [n + 4] f32 scratch; eps in f64[0]. */
@@ -45,6 +46,7 @@ export const JOIN_PARAMS = [
 export const JOIN_F64 = { eps: 0 } as const;
 export const COUNTS_PARAMS = ['bitsAg', 'bitsSp', 'rowBytes', 'n', 'outAg', 'outSp'] as const;
 export const REDUCE_PARAMS = ['acc', 'threadBytes', 'bytes', 'threads'] as const;
+export const QUANTIZE_PARAMS = ['src', 'stride', 'dst', 'n', 'l1', 'sq'] as const;
 export const GROUP_PARAMS = [
   'p', // P, anchors of one image; group r holds the anchors r, P + r, …, (B − 1)·P + r
   'batch', // B
@@ -209,6 +211,15 @@ export function runTask(
         const i1 = Math.min(p.n, i0 + rows);
         k.popcountRows(p.bitsAg, p.rowBytes, i0, i1, p.outAg);
         if (p.bitsSp !== 0) k.popcountRows(p.bitsSp, p.rowBytes, i0, i1, p.outSp);
+      });
+      return;
+    }
+    case TASK_QUANTIZE: {
+      const p = readParams(control, QUANTIZE_PARAMS);
+      const rows = 64;
+      eachChunk(control, Math.ceil(p.n / rows), (c) => {
+        const i0 = c * rows;
+        k.quantizeRows(p.src, p.stride, p.dst, i0, Math.min(p.n, i0 + rows), p.stride, p.l1, p.sq);
       });
       return;
     }
