@@ -61,7 +61,7 @@ export function fusedLossOnTensors(
     s: withSp ? hostValues(() => l2Normalize(inputs.codeMomentum)) : null,
     poolSp: withSp ? hostValues(() => l2Normalize(inputs.poolSpecific)) : null,
   };
-  profiler?.phase('read inputs, draw mask', performance.now() - t0);
+  profiler?.phase('read inputs', performance.now() - t0);
   const result = fusedHiddenPositiveLoss(fusedPool(), {
     batch,
     p,
