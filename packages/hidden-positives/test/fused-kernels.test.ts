@@ -180,7 +180,7 @@ describe('fused kernels', () => {
       v16.fill(0, (xq + i * qStride) / 2, (xq + (i + 1) * qStride) / 2);
       r.forEach((v, k) => {
         v32[(xs + i * fStride) / 4 + k] = v;
-        v16[(xq + i * qStride) / 2 + k] = Math.round(v * 2 ** 14);
+        v16[(xq + i * qStride) / 2 + k] = Math.round(v * 32767);
       });
       maxL1 = Math.max(
         maxL1,
@@ -193,7 +193,7 @@ describe('fused kernels', () => {
     sims.sort((a, b) => a - b);
     const q95 = sims[Math.floor(0.95 * sims.length)]!;
     for (let i = 0; i < n; i += 1) v32[c / 4 + i] = Math.fround(q95 + 0.02 * (rand() - 0.5));
-    const eps = 2 * (maxL1 / 2 ** 14 + (0.75 * cols) / 2 ** 28 + 1.01 * cols * 2 ** -24) + 1e-6;
+    const eps = 2 * (maxL1 / 32767 + (0.75 * cols) / 32767 ** 2 + 1.01 * cols * 2 ** -24) + 1e-6;
     vi.fill(0, bitsA / 4, (bitsB + n * rowBytes) / 4);
     for (let i0 = 0; i0 < n; i0 += 16) {
       const i1 = Math.min(n, i0 + 16);

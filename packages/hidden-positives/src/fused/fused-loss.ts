@@ -83,8 +83,8 @@ const JOIN_BLOCK = 256;
 
 const rowStride = (cols: number) => Math.ceil((cols * 4) / ROW_ALIGN) * ROW_ALIGN;
 
-/** Scale of the int16 copies of the unit rows for the join's integer pass (|x_k| ≤ 1 → |q_k| ≤ 2^14). */
-const QUANT_SCALE = 2 ** 14;
+/** Scale of the int16 copies of the unit rows for the integer passes (|x_k| ≤ 1 → |q_k| ≤ 32767). */
+const QUANT_SCALE = 32767;
 
 /**
  * eps, a bound on |approximation − float32 dot product| of a row of one matrix and a row of another

@@ -89,7 +89,8 @@
       (f32.add (f32x4.extract_lane 1 (local.get $s)) (f32x4.extract_lane 3 (local.get $s)))))
 
   ;; Integer dot products of int16 rows a0..a3 with rows b0, b1 over `len` bytes (a multiple of 16):
-  ;; exact (no partial sum of unit vectors quantised to ±2^14 exceeds 2^28 per lane). Columns as $dot4x2.
+  ;; exact: no partial sum of unit rows quantised to ±32767 exceeds 1.08·10⁹ in a lane, nor a pair of
+  ;; products 2³¹ − 1 (none is −32768). Columns as $dot4x2.
   (func $dot4x2q
     (param $a0 i32) (param $a1 i32) (param $a2 i32) (param $a3 i32)
     (param $b0 i32) (param $b1 i32) (param $len i32)
@@ -270,7 +271,7 @@
     (local $i i32) (local $j i32) (local $t i32) (local $jb i32) (local $o i32) (local $last i32)
     (local $c0 v128) (local $c1 v128) (local $run v128) (local $floor v128) (local $inStrip v128)
     (local $cand0 v128) (local $cand1 v128) (local $unit v128) (local $twoEps v128)
-    (local.set $unit (f32x4.splat (f32.const 0x1p-28)))
+    (local.set $unit (f32x4.splat (f32.const 9.313794206365304e-10))) ;; 1 / 32767²
     (local.set $twoEps (f32x4.splat (f32.mul (f32.const 2) (local.get $eps))))
     (local.set $last (i32.sub (local.get $i1) (i32.const 1)))
     (local.set $i (local.get $i0))
@@ -337,7 +338,7 @@
       (br_if $lanes (i32.lt_u (local.tee $u (i32.add (local.get $u) (i32.const 1))) (i32.const 4)))))
 
   ;; `join` with the similarities first computed exactly in integers on int16 copies of the rows
-  ;; (xq: x_k · 2^14 rounded, stride qStride, qLen bytes): twice the multiply-adds per instruction of
+  ;; (xq: x_k · 32767 rounded, stride qStride, qLen bytes): twice the multiply-adds per instruction of
   ;; float32 and half the bytes. A pair can be positive only if its approximation exceeds
   ;; min(c_i, c_j) − eps (eps bounds |approximation − float dot product|, see fused-loss.ts); those few
   ;; candidates are decided by the float dot product of $dot1, equal to $dot4x2's, so the bits are
@@ -349,7 +350,7 @@
     (local $j i32) (local $jb i32) (local $t i32) (local $last i32)
     (local $c0 v128) (local $c1 v128) (local $rows v128) (local $inStrip v128) (local $cRows v128)
     (local $hit0 v128) (local $hit1 v128) (local $unit v128) (local $epsv v128)
-    (local.set $unit (f32x4.splat (f32.const 0x1p-28)))
+    (local.set $unit (f32x4.splat (f32.const 9.313794206365304e-10))) ;; 1 / 32767²
     (local.set $epsv (f32x4.splat (local.get $eps)))
     (local.set $last (i32.sub (local.get $i1) (i32.const 1)))
     (local.set $j (local.get $j0))
@@ -672,7 +673,7 @@
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $colsNext))))
 
-  ;; Int16 copies for the integer passes: dst row i = round(x_i · 2^14) (rows of `len` bytes of floats at
+  ;; Int16 copies for the integer passes: dst row i = round(x_i · 32767) (rows of `len` bytes of floats at
   ;; `stride`, written as len / 2 bytes at stride / 2), and l1[i] = ‖x_i‖₁, sq[i] = ‖x_i‖² for the error
   ;; bound, for rows i0 ≤ i < i1. |x_k| ≤ 1 (unit rows), so every value fits in int16.
   (func (export "quantizeRows")
@@ -680,7 +681,7 @@
     (param $l1 i32) (param $sq i32)
     (local $i i32) (local $k i32) (local $a i32) (local $o i32) (local $x0 v128) (local $x1 v128)
     (local $sa v128) (local $ss v128) (local $scale v128)
-    (local.set $scale (f32x4.splat (f32.const 16384)))
+    (local.set $scale (f32x4.splat (f32.const 32767)))
     (local.set $i (local.get $i0))
     (block $rowsDone (loop $rowsNext
       (br_if $rowsDone (i32.ge_s (local.get $i) (local.get $i1)))
