@@ -39,7 +39,7 @@ const Q = 2048;
 const TAU = 0.8;
 const LAMBDA = 0.5;
 const RHO = option('--rho', 0.02);
-/** The 2-thread sgemm peak of our machines (compute-on-cpu note), the FLOP limit we compare against. */
+/** The 2-thread sgemm peak measured on our machines (OpenBLAS, AVX-512): the FLOP limit we compare against. */
 const NOMINAL_PEAK = 430e9;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
