@@ -113,7 +113,11 @@ describe('fused kernels', () => {
       );
     };
     const xv = (i: number, c: number) => f32[x / 4 + (i * stride) / 4 + c]!;
-    const rowsGot = grad(() => k.gradRows(x, ia, anchors.length, ib, cols.length, stride, g, acc));
+    // in two column ranges (g rows keep their full length), as the engine calls it
+    const rowsGot = grad(() => {
+      k.gradRows(x, ia, anchors.length, ib, 4, stride, g, acc, cols.length);
+      k.gradRows(x, ia, anchors.length, ib + 16, 3, stride, g + 16, acc, cols.length);
+    });
     const colsGot = grad(() => k.gradCols(x, ia, anchors.length, ib, cols.length, stride, g, acc));
     const rowsWant = Array.from({ length: rows }, () => new Array<number>(K).fill(0));
     const colsWant = Array.from({ length: rows }, () => new Array<number>(K).fill(0));

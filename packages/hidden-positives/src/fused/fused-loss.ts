@@ -78,6 +78,9 @@ export interface FusedLossResult {
   readonly gradMix: Float32Array | null;
 }
 
+/** Anchors per unit of the sampled phase when every column is kept (ρ = 1). */
+const DENSE_UNIT = 64;
+
 /** Column block of the symmetric join: 256 rows of 384–512 floats stay in a 2 MiB L2. */
 const JOIN_BLOCK = 256;
 
@@ -394,7 +397,10 @@ export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): F
 
   // 4. sampled logits, losses and gradients, one row group per task share
   const accThreadBytes = 2 * n * strideD;
-  const scratchBytes = groupScratchBytes(batch, maxM, maxE);
+  // with every column kept, units of 64 consecutive anchors (a [64, N] logits tile per thread)
+  const allCols = keep === null;
+  const unitAnchors = allCols ? Math.min(n, Math.max(batch, DENSE_UNIT)) : batch;
+  const scratchBytes = groupScratchBytes(unitAnchors, maxM, maxE);
   const acc = arena.alloc(threads * accThreadBytes);
   const scratch = arena.alloc(threads * scratchBytes);
   pool.reserve(arena.top, fn);
@@ -420,6 +426,8 @@ export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): F
     scratch,
     scratchBytes,
     maxM,
+    allCols: allCols ? 1 : 0,
+    unitAnchors,
     maxE,
     withGrad: data.withGrad ? 1 : 0,
     lossOut: at.lossOut,

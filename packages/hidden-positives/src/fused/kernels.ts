@@ -78,6 +78,7 @@ export interface Kernels {
     len: number,
     g: number,
     acc: number,
+    gRow: number,
   ): void;
   gradCols(
     x: number,

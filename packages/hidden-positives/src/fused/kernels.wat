@@ -466,17 +466,18 @@
       (local.set $b (i32.add (local.get $b) (i32.const 4)))
       (br $next))))
 
-  ;; acc + ia[a] += Σ_b g[a·m + b] · (x + ib[b]) for a < na: the anchors' gradient rows, dL/dx_i =
-  ;; Σ_j g_ij x_j. 16 floats of 4 anchors stay in registers while the columns stream.
+  ;; acc + ia[a] += Σ_b g[a·gRow + b] · (x + ib[b]) for a < na, b < m (g rows gRow floats apart): the
+  ;; anchors' gradient rows, dL/dx_i = Σ_j g_ij x_j. 8 floats of 4 anchors stay in registers while the
+  ;; columns stream; the caller passes ≤ 128 columns at a time so that their rows stay in L2.
   (func (export "gradRows")
     (param $x i32) (param $ia i32) (param $na i32) (param $ib i32) (param $m i32)
-    (param $len i32) (param $g i32) (param $acc i32)
+    (param $len i32) (param $g i32) (param $acc i32) (param $gRow i32)
     (local $a i32) (local $off i32) (local $b i32) (local $p i32) (local $gb i32) (local $rowBytes i32)
     (local $y0 v128) (local $y1 v128) (local $s v128)
     (local $u00 v128) (local $u01 v128) (local $u10 v128) (local $u11 v128)
     (local $u20 v128) (local $u21 v128) (local $u30 v128) (local $u31 v128)
     (local $o0 i32) (local $o1 i32) (local $o2 i32) (local $o3 i32)
-    (local.set $rowBytes (i32.shl (local.get $m) (i32.const 2)))
+    (local.set $rowBytes (i32.shl (local.get $gRow) (i32.const 2)))
     ;; four anchors at a time
     (block $quadsDone (loop $quadsNext
       (br_if $quadsDone (i32.gt_s (i32.add (local.get $a) (i32.const 4)) (local.get $na)))

@@ -68,6 +68,8 @@ export const GROUP_PARAMS = [
   'scratch', // per thread: anchor offsets, logits tile, extra columns
   'scratchBytes',
   'maxM', // max_r |R_r|
+  'allCols', // 1 when R keeps every column (ρ = 1): units are then blocks of `unitAnchors` consecutive anchors
+  'unitAnchors', // anchors of one unit: B (row groups), or the block size when allCols
   'maxE', // bound on the extra columns of one group
   'withGrad',
   'lossOut', // [threads, 2] f64: partial loss, extra entries
@@ -115,6 +117,8 @@ function eachChunk(control: Control, count: number, work: (k: number) => void): 
 }
 
 const ROWS_PER_STRIP = 16;
+/** Columns per gradRows call: their rows (≤ 256 KiB at D = 512) stay in L2 across its passes. */
+const GRAD_ROWS_COLUMNS = 128;
 const FILL_CHUNK = 1 << 20;
 
 export function runTask(
@@ -269,7 +273,12 @@ function runGroups(ctx: ThreadContext, control: Control, thread: number, threads
   const lambda = control.f64[GROUP_F64.lambda]!;
   const k = ctx.kernels;
   const { i32, f32, f64 } = ctx.views();
-  const B = p.batch;
+  // A unit is an arithmetic run of anchors that share one column list: the row group {b·P + r} (start r,
+  // step P, B anchors) of row r of R, or with every column kept (ρ = 1) a block of consecutive anchors,
+  // whose logits are then a dense tile with far more reuse of each column row.
+  const B = p.unitAnchors;
+  const n = p.batch * p.p;
+  const units = p.allCols ? Math.ceil(n / B) : p.p;
   const words = p.rowBytes / 4;
   const scratch = p.scratch + thread * p.scratchBytes;
   const iaPtr = scratch; // [B] i32 anchor row offsets
@@ -286,15 +295,19 @@ function runGroups(ctx: ThreadContext, control: Control, thread: number, threads
   let loss = 0;
   let extraEntries = 0;
 
-  for (let r = thread; r < p.p; r += threads) {
+  for (let u = thread; u < units; u += threads) {
+    const r = p.allCols ? 0 : u; // the row of R the unit's anchors use (every row is all columns when allCols)
+    const first = p.allCols ? u * B : u;
+    const step = p.allCols ? 1 : p.p;
+    const count = p.allCols ? Math.min(B, n - first) : B;
     const m = i32[(p.rLen >>> 2) + r]!;
     const start = i32[(p.rStart >>> 2) + r]!;
     const colIdx = (p.rIdx >>> 2) + start;
     const colOffPtr = p.rOff + start * 4;
     const rBitsRow = (p.rBits + r * p.rowBytes) >>> 2;
     let extras = 0;
-    for (let b = 0; b < B; b += 1) {
-      const a = b * p.p + r;
+    for (let b = 0; b < count; b += 1) {
+      const a = first + b * step;
       i32[(iaPtr >>> 2) + b] = a * p.stride;
       extraStart[b] = extras;
       if (f64[(p.coef >>> 3) + a] === 0) continue; // outside V: contributes exactly 0
@@ -324,24 +337,24 @@ function runGroups(ctx: ThreadContext, control: Control, thread: number, threads
         }
       }
     }
-    extraStart[B] = extras;
+    extraStart[count] = extras;
     extraEntries += extras;
 
     for (const [x, acc] of [
       [p.z, accZ],
       [p.zMix, accMix],
     ] as const) {
-      k.dotsIndexed(x, iaPtr, B, colOffPtr, m, p.stride, tilePtr, invTau);
-      for (let b = 0; b < B; b += 1) {
+      k.dotsIndexed(x, iaPtr, count, colOffPtr, m, p.stride, tilePtr, invTau);
+      for (let b = 0; b < count; b += 1) {
         const e0 = extraStart[b]!;
         const ne = extraStart[b + 1]! - e0;
         if (ne > 0) {
-          const a = b * p.p + r;
+          const a = first + b * step;
           k.dotsRow(x, a * p.stride, extraOffPtr + e0 * 4, ne, p.stride, extraTilePtr + e0 * 4, invTau);
         }
       }
-      for (let b = 0; b < B; b += 1) {
-        const a = b * p.p + r;
+      for (let b = 0; b < count; b += 1) {
+        const a = first + b * step;
         const coef = f64[(p.coef >>> 3) + a]!;
         const row = (tilePtr >>> 2) + b * m;
         const e0 = extraStart[b]!;
@@ -393,13 +406,16 @@ function runGroups(ctx: ThreadContext, control: Control, thread: number, threads
         }
       }
       if (!p.withGrad) continue;
-      k.gradRows(x, iaPtr, B, colOffPtr, m, p.stride, tilePtr, acc);
-      k.gradCols(x, iaPtr, B, colOffPtr, m, p.stride, tilePtr, acc);
-      for (let b = 0; b < B; b += 1) {
+      for (let t0 = 0; t0 < m; t0 += GRAD_ROWS_COLUMNS) {
+        const cols = Math.min(GRAD_ROWS_COLUMNS, m - t0);
+        k.gradRows(x, iaPtr, count, colOffPtr + t0 * 4, cols, p.stride, tilePtr + t0 * 4, acc, m);
+      }
+      k.gradCols(x, iaPtr, count, colOffPtr, m, p.stride, tilePtr, acc);
+      for (let b = 0; b < count; b += 1) {
         const e0 = extraStart[b]!;
         const ne = extraStart[b + 1]! - e0;
         if (ne > 0) {
-          const a = b * p.p + r;
+          const a = first + b * step;
           k.gradRow(x, a * p.stride, extraOffPtr + e0 * 4, ne, p.stride, extraTilePtr + e0 * 4, acc);
         }
       }
