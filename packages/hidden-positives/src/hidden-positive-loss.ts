@@ -349,9 +349,11 @@ function gradientsRequested(): boolean {
  * divided by B·2. Returns a scalar whose gradient w.r.t. z and zMix is exact (computed block by
  * block in the forward pass under `tf.customGrad`); the selection inputs get no gradient.
  *
- * Memory: one `[P, N]` block per matrix is alive at a time. Images whose anchors all lack a
- * task-agnostic positive contribute 0 (the official code takes the mean of an empty tensor there,
- * which is NaN in PyTorch and poisons the whole batch; see README).
+ * Two engines compute it (`inputs.engine`, see `HiddenPositiveLossEngine`): TF.js ops, where one
+ * `[P, N]` block per matrix is alive at a time, or the fused WebAssembly engine (src/fused/), which is
+ * sparse in the sampled negatives. Images whose anchors all lack a task-agnostic positive contribute 0
+ * (the official code takes the mean of an empty tensor there, which is NaN in PyTorch and poisons the
+ * whole batch; see README).
  */
 export function hiddenPositiveLoss(inputs: HiddenPositiveLossInputs): tf.Scalar {
   const { batch, p, n } = validate(inputs);
