@@ -171,6 +171,11 @@ export function choiceFlag<T extends string>(
   return v as T;
 }
 
+/** `--loss-engine auto|fused|tfjs` (the HP-loss engine; default auto). */
+export function lossEngineFlag(values: FlagValues, command: string): 'auto' | 'fused' | 'tfjs' {
+  return choiceFlag(values, 'loss-engine', command, ['auto', 'fused', 'tfjs'] as const, 'auto');
+}
+
 /** `--engine onnx|tfjs` (the backbone engine; default onnx). */
 export function engineFlag(values: FlagValues, command: string): BackboneEngine {
   return choiceFlag(values, 'engine', command, ['onnx', 'tfjs'] as const, 'onnx') as BackboneEngine;

@@ -8,11 +8,29 @@ import {
   randomSeed,
 } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
+import { fusedLossSupported, HOST_BACKENDS } from './fused/engine.js';
+import { fusedLossOnTensors } from './fused/tensors.js';
 import { type GridSize, parseGrid } from './grid.js';
 
 /** `tf.tidy` for an object result that may hold nulls and numbers besides tensors (kept as usual). */
 function tidyObject<T extends object>(fn: () => T): T {
   return tf.tidy(fn as unknown as () => tf.TensorContainer) as unknown as T;
+}
+
+/**
+ * How `hiddenPositiveLoss` computes: `'tfjs'` with TF.js ops on the active backend (no host reads, so
+ * it runs on GPU backends); `'fused'` with the WebAssembly kernels of the fused engine on host copies of
+ * the inputs (sparse in the sampled negatives, multi-threaded after `initFusedLoss`); `'auto'` the
+ * fused engine on the `wasm` and `cpu` backends and TF.js ops on every other.
+ */
+export type HiddenPositiveLossEngine = 'auto' | 'tfjs' | 'fused';
+
+export const HIDDEN_POSITIVE_LOSS_ENGINES: readonly HiddenPositiveLossEngine[] = ['auto', 'tfjs', 'fused'];
+
+/** The engine `engine: 'auto'` resolves to on the active backend. */
+export function resolveLossEngine(engine: HiddenPositiveLossEngine = 'auto'): 'tfjs' | 'fused' {
+  if (engine !== 'auto') return engine;
+  return HOST_BACKENDS.has(tf.getBackend()) && fusedLossSupported() ? 'fused' : 'tfjs';
 }
 
 /** SupCon's default base temperature; the official loss is scaled by τ / 0.07 (`loss.py:164-169`). */
@@ -46,6 +64,8 @@ export interface HiddenPositiveLossInputs {
   readonly gridSize: GridSize;
   /** Seed of the Bernoulli(ρ) draw when ρ < 1 and no mask is given. */
   readonly seed?: number;
+  /** Engine (see `HiddenPositiveLossEngine`); default `'auto'`. Both give the same loss and gradients. */
+  readonly engine?: HiddenPositiveLossEngine;
 }
 
 interface Prepared {
@@ -128,6 +148,18 @@ function validate(inputs: HiddenPositiveLossInputs): { batch: number; p: number;
     }
   }
   if (inputs.seed !== undefined) assertInt(fn, 'seed', inputs.seed);
+  if (inputs.engine !== undefined && !HIDDEN_POSITIVE_LOSS_ENGINES.includes(inputs.engine)) {
+    throw new HpError(
+      'E_ARG',
+      `${fn}: engine is invalid: expected one of ${HIDDEN_POSITIVE_LOSS_ENGINES.map((e) => `'${e}'`).join(', ')}, got ${describeValue(inputs.engine)}`,
+    );
+  }
+  if (inputs.engine === 'fused' && !fusedLossSupported()) {
+    throw new HpError(
+      'E_BACKEND',
+      `${fn}: engine 'fused' is not available here: expected WebAssembly with shared memory (SharedArrayBuffer), got none. Use engine: 'tfjs'.`,
+    );
+  }
   return { batch: n / p, p, n };
 }
 
@@ -212,10 +244,16 @@ interface BlockMasks {
   readonly contrast: tf.Tensor2D;
   /** −scale · w_i / |V_b| for valid anchors, 0 otherwise: `[P, 1]`. */
   readonly coef: tf.Tensor2D;
+  /** 1 on anchors without a task-agnostic positive (not in V_b), 0 otherwise: `[P, 1]`. */
+  readonly invalid: tf.Tensor2D;
 }
 
-/** Masks of image block b, or null when no anchor of the image has a task-agnostic positive. */
-function blockMasks(pr: Prepared, b: number): BlockMasks | null {
+/**
+ * Masks of image block b. No host reads (the path must run on WebGPU, where synchronous reads fail): an
+ * image whose anchors all lack a task-agnostic positive is not skipped but gets coef = 0 on every row,
+ * which makes its loss and gradient contributions exactly 0 (every factor they multiply stays finite).
+ */
+function blockMasks(pr: Prepared, b: number): BlockMasks {
   const { p, n } = pr;
   const notSelf = stage(() => {
     const parts: tf.Tensor[] = [];
@@ -238,21 +276,18 @@ function blockMasks(pr: Prepared, b: number): BlockMasks | null {
   }
   notSelf.dispose();
   const count = stage(() => tf.sum(weight, 1, true) as tf.Tensor2D); // n_i, [P, 1]
-  const validSum = tf.sum(valid);
-  const numValid = validSum.dataSync()[0]!;
-  validSum.dispose();
-  if (numValid === 0) {
-    tf.dispose([contrast, valid, weight, count]);
-    return null;
-  }
+  // coef_i = −scale · w_i / |V| with w_i = n_i / mean_{k∈V} n_k ("pnm"), i.e. −scale · n_i / Σ_{k∈V} n_k:
+  // |V| cancels. Σ_{k∈V} n_k ≥ 1 when V is non-empty (each valid n_k ≥ 1) and 0 when it is empty, where
+  // max(·, 1) keeps the division finite and every coef is 0.
   const coef = stage(() => {
-    const meanCount = tf.div(tf.sum(tf.mul(count, valid)), numValid); // mean_{k∈V} n_k
-    const reweight = tf.div(count, meanCount); // w_i = n_i / mean n ("pnm")
-    return tf.mul(tf.mul(reweight, valid), -pr.scale / numValid) as tf.Tensor2D; // [P, 1]
-  }, valid);
+    const validCount = tf.mul(count, valid); // n_i on valid anchors, 0 elsewhere
+    const total = tf.maximum(tf.sum(validCount), 1); // Σ_{k∈V} n_k
+    return tf.mul(validCount, tf.div(-pr.scale, total)) as tf.Tensor2D; // [P, 1]
+  });
+  const invalid = stage(() => tf.sub(1, valid) as tf.Tensor2D, valid);
   // n_i = 0 only on rows without any positive, whose coef is 0.
   const wNorm = stage(() => tf.div(weight, tf.maximum(count, 1e-30)) as tf.Tensor2D, weight, count);
-  return { wNorm, contrast, coef };
+  return { wNorm, contrast, coef, invalid };
 }
 
 /** One contrastive term of one block: its loss and, when requested, its gradient pieces. */
@@ -284,7 +319,9 @@ function contrastTerm(
     return tf.sub(logits, tf.max(logits, 1, true)) as tf.Tensor2D; // ℓ − max ℓ (numerical only)
   });
   const expA = stage(() => tf.mul(tf.exp(shifted), masks.contrast) as tf.Tensor2D); // A ⊙ e^ℓ
-  const denom = stage(() => tf.sum(expA, 1, true) as tf.Tensor2D); // [P, 1]
+  // Σ_k A_ik e^{ℓ_ik}, [P, 1]. An anchor outside V may have an empty contrast set (denominator 0, log 0 =
+  // −∞, and 0 · ∞ = NaN even with coef 0): adding 1 there keeps it finite; valid anchors get + 0 (exact).
+  const denom = stage(() => tf.add(tf.sum(expA, 1, true), masks.invalid) as tf.Tensor2D);
   const loss = stage(() => {
     const meanLogProb = tf.sub(tf.sum(tf.mul(masks.wNorm, shifted), 1, true), tf.log(denom)); // mlp_i
     return tf.sum(tf.mul(masks.coef, meanLogProb)) as tf.Scalar;
@@ -316,14 +353,19 @@ function gradientsRequested(): boolean {
  * divided by B·2. Returns a scalar whose gradient w.r.t. z and zMix is exact (computed block by
  * block in the forward pass under `tf.customGrad`); the selection inputs get no gradient.
  *
- * Memory: one `[P, N]` block per matrix is alive at a time. Images whose anchors all lack a
- * task-agnostic positive contribute 0 (the official code takes the mean of an empty tensor there,
- * which is NaN in PyTorch and poisons the whole batch; see README).
+ * Two engines compute it (`inputs.engine`, see `HiddenPositiveLossEngine`): TF.js ops, where one
+ * `[P, N]` block per matrix is alive at a time, or the fused WebAssembly engine (src/fused/), which is
+ * sparse in the sampled negatives. Images whose anchors all lack a task-agnostic positive contribute 0
+ * (the official code takes the mean of an empty tensor there, which is NaN in PyTorch and poisons the
+ * whole batch; see README).
  */
 export function hiddenPositiveLoss(inputs: HiddenPositiveLossInputs): tf.Scalar {
   const { batch, p, n } = validate(inputs);
   const withGrad = gradientsRequested();
+  const engine = resolveLossEngine(inputs.engine);
+  const scale = inputs.temperature / BASE_TEMPERATURE / (batch * 2);
   const run = (z: tf.Tensor2D, zMix: tf.Tensor2D) => {
+    if (engine === 'fused') return fusedLossOnTensors(inputs, z, zMix, { batch, p, n, scale }, withGrad);
     const pr = prepare(inputs, batch, p, n);
     const zT = tf.transpose(z);
     const zMixT = tf.transpose(zMix);
@@ -343,13 +385,6 @@ export function hiddenPositiveLoss(inputs: HiddenPositiveLossInputs): tf.Scalar 
     try {
       for (let b = 0; b < batch; b += 1) {
         const masks = blockMasks(pr, b);
-        if (masks === null) {
-          if (withGrad) {
-            dZRows.push(tf.zeros([p, z.shape[1]]));
-            dMixRows.push(tf.zeros([p, zMix.shape[1]]));
-          }
-          continue;
-        }
         try {
           for (const [x, xT, rowsOut, which] of [
             [z, zT, dZRows, 0],
@@ -368,6 +403,7 @@ export function hiddenPositiveLoss(inputs: HiddenPositiveLossInputs): tf.Scalar 
           masks.wNorm.dispose();
           masks.contrast.dispose();
           masks.coef.dispose();
+          masks.invalid.dispose();
         }
       }
       const gradZ =

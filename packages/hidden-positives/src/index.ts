@@ -12,9 +12,16 @@ export {
   toOfficialJson,
 } from './config/index.js';
 export { consistencyLoss } from './consistency-loss.js';
+export type { FusedLossOptions } from './fused/engine.js';
+export { disposeFusedLoss, fusedLossThreads, initFusedLoss } from './fused/engine.js';
 export type { GridSize } from './grid.js';
-export type { HiddenPositiveLossInputs } from './hidden-positive-loss.js';
-export { BASE_TEMPERATURE, hiddenPositiveLoss } from './hidden-positive-loss.js';
+export type { HiddenPositiveLossEngine, HiddenPositiveLossInputs } from './hidden-positive-loss.js';
+export {
+  BASE_TEMPERATURE,
+  HIDDEN_POSITIVE_LOSS_ENGINES,
+  hiddenPositiveLoss,
+  resolveLossEngine,
+} from './hidden-positive-loss.js';
 export type { LambdaScheduleOptions } from './lambda-schedule.js';
 export { lambdaSchedule } from './lambda-schedule.js';
 export type { LocalPositiveOptions, MixLocalPositivesOptions } from './local-positives.js';

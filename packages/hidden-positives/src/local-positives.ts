@@ -1,5 +1,7 @@
 import { assertNumber, describeValue, HpError } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
+import { HOST_BACKENDS } from './fused/engine.js';
+import { localWeightsHost } from './fused/local-weights.js';
 import { type GridSize, parseGrid } from './grid.js';
 
 /**
@@ -26,6 +28,11 @@ export interface LocalPositiveOptions {
   readonly gridSize: GridSize;
   /** Multiplier σ of the softmax; default `LHP_SIGMA` (28). */
   readonly sigma?: number;
+  /**
+   * `'tfjs'`: TF.js ops on the active backend; `'fused'`: one pass per attention row on the host
+   * (src/fused/local-weights.ts); `'auto'` (default): fused on the `wasm` and `cpu` backends.
+   */
+  readonly engine?: 'auto' | 'tfjs' | 'fused';
 }
 
 /**
@@ -94,6 +101,25 @@ export function localPositiveWeights(attentionLogits: tf.Tensor, options: LocalP
   }
   const [batch, heads] = shape as [number, number];
   const { index, scale } = windowTables(h, w);
+  const engine = options.engine ?? 'auto';
+  if (engine !== 'auto' && engine !== 'tfjs' && engine !== 'fused') {
+    throw new HpError(
+      'E_ARG',
+      `${fn}: engine is invalid: expected one of 'auto', 'tfjs', 'fused', got ${describeValue(engine)}`,
+    );
+  }
+  if (engine === 'fused' || (engine === 'auto' && HOST_BACKENDS.has(tf.getBackend()))) {
+    const values = localWeightsHost(
+      attentionLogits.dataSync() as ArrayLike<number>,
+      batch,
+      heads,
+      p,
+      sigma,
+      index,
+      scale,
+    );
+    return tf.tensor3d(values, [batch, p, 9]);
+  }
   const rows: tf.Tensor2D[] = [];
   try {
     for (let b = 0; b < batch; b += 1) {

@@ -21,8 +21,13 @@ const golden = fixture<{ cases: LocalCase[] }>('hp_local.json');
 /** Named tolerance (issue 4): weights and mixed outputs 1e-5. */
 const TOL = 1e-5;
 
-for (const backend of ['cpu', 'wasm'] as const) {
-  describe(`localPositiveWeights / mixLocalPositives equal the PyTorch reference (${backend})`, () => {
+for (const [backend, engine] of [
+  ['cpu', 'tfjs'],
+  ['wasm', 'tfjs'],
+  ['cpu', 'fused'],
+  ['wasm', 'fused'],
+] as const) {
+  describe(`localPositiveWeights / mixLocalPositives equal the PyTorch reference (${backend}, engine ${engine})`, () => {
     beforeAll(async () => {
       await selectBackend(backend);
     });
@@ -32,7 +37,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
         const attn = tf.tensor4d(c.attention, c.attentionShape);
         const code = tf.tensor4d(c.codeNHWC, c.codeShape);
         const before = tf.memory().numTensors;
-        const weights = localPositiveWeights(attn, { gridSize: c.gridSize, sigma: c.sigma });
+        const weights = localPositiveWeights(attn, { gridSize: c.gridSize, sigma: c.sigma, engine });
         expect(tf.memory().numTensors).toBe(before + 1);
         expect(weights.shape).toEqual(c.weightsShape);
         const w = weights.dataSync();
@@ -105,17 +110,30 @@ describe('local positives: structure', () => {
     tf.dispose([weights, code, grad]);
   });
 
-  it('leaks no tensors over a batch of 16 images (grid 12)', () => {
+  it('leaks no tensors over a batch of 16 images (grid 12), on both engines', () => {
     const g = 12;
     const p = g * g;
     const b = 16;
     const attn = tf.randomNormal([b, 1, p + 1, p + 1], 0, 1, 'float32', 3);
-    const w = expectNoLeak(
-      () => localPositiveWeights(attn, { gridSize: g }),
-      (out) => [out],
-    );
-    expect(w.shape).toEqual([b, p, 9]);
+    for (const engine of ['tfjs', 'fused'] as const) {
+      const w = expectNoLeak(
+        () => localPositiveWeights(attn, { gridSize: g, engine }),
+        (out) => [out],
+      );
+      expect(w.shape).toEqual([b, p, 9]);
+    }
     attn.dispose();
+  });
+
+  it("the fused engine equals the TF.js engine on random logits (B = 3, 4 heads, grid 11×9), and is 'auto' here", () => {
+    const attn = tf.randomNormal([3, 4, 100, 100], 0, 2, 'float32', 8);
+    const a = localPositiveWeights(attn, { gridSize: [11, 9], engine: 'tfjs' });
+    const b = localPositiveWeights(attn, { gridSize: [11, 9], engine: 'fused' });
+    const auto = localPositiveWeights(attn, { gridSize: [11, 9] });
+    expectClose(b.dataSync(), a.dataSync(), 1e-6, 'weights');
+    expect(Array.from(b.dataSync(), (v) => v > 0)).toEqual(Array.from(a.dataSync(), (v) => v > 0));
+    expect(Array.from(auto.dataSync())).toEqual(Array.from(b.dataSync()));
+    tf.dispose([attn, a, b, auto]);
   });
 
   it('the gradient is the exact adjoint of the mix: <mix(c), dy> = <c, grad(dy)> (random, grid 5×4)', () => {
@@ -156,6 +174,11 @@ describe('local positives: structure', () => {
     expect(e.code).toBe('E_ARG');
     e = catchError(() => localPositiveWeights(attn, { gridSize: 3, sigma: -1 }));
     expect(e.code).toBe('E_ARG');
+    e = catchError(() => localPositiveWeights(attn, { gridSize: 3, engine: 'gpu' as 'tfjs' }));
+    expect(e.code).toBe('E_ARG');
+    expect(e.message).toContain(
+      "localPositiveWeights: engine is invalid: expected one of 'auto', 'tfjs', 'fused', got",
+    );
     const code = tf.zeros([2, 3, 3, 4]);
     e = catchError(() => mixLocalPositives(code, tf.zeros([2, 9, 8])));
     expect(e.code).toBe('E_SHAPE');

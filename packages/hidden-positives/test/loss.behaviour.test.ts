@@ -112,8 +112,8 @@ describe('hiddenPositiveLoss behaviour', () => {
     tf.dispose(tensorsOf(x));
   });
 
-  it('block-wise memory: peak stays below one [N, N] matrix (B = 16, grid 6, N = 576)', async () => {
-    const x = randomInputs(16, 6, 16, 8, 32, 5);
+  it('TF.js engine, block-wise memory: peak stays below one [N, N] matrix (B = 16, grid 6, N = 576)', async () => {
+    const x = { ...randomInputs(16, 6, 16, 8, 32, 5), engine: 'tfjs' as const };
     const n = 576;
     const info = await tf.profile(() => {
       const { value: v, grads } = tf.valueAndGrads((z: tf.Tensor, m: tf.Tensor) =>
@@ -125,6 +125,46 @@ describe('hiddenPositiveLoss behaviour', () => {
     expect(info.peakBytes - info.newBytes).toBeLessThan(oneFull);
     expect(info.peakBytes).toBeGreaterThan((oneFull / 16) * 2); // at least a couple of [P, N] blocks were alive
     tf.dispose(tensorsOf(x));
+  });
+
+  it('TF.js engine: reads nothing back to the host (WebGPU cannot read synchronously), with and without a tape', () => {
+    const x = { ...randomInputs(2, 3, 6, 5, 8, 7), engine: 'tfjs' as const };
+    // Tensor.dataSync / arraySync go through the engine (kernels may read their own backend's memory).
+    const engine = tf.engine() as unknown as Record<string, unknown>;
+    const refuse = () => {
+      throw new Error('host read');
+    };
+    engine.readSync = refuse;
+    let out: { value: tf.Scalar; grads: tf.Tensor[] };
+    let plain: tf.Scalar;
+    try {
+      out = tf.valueAndGrads((z: tf.Tensor, m: tf.Tensor) =>
+        hiddenPositiveLoss({
+          ...x,
+          z: z as tf.Tensor2D,
+          zMix: m as tf.Tensor2D,
+          negativeKeepRatio: 0.5,
+          seed: 3,
+        }),
+      )([x.z, x.zMix]);
+      plain = hiddenPositiveLoss({ ...x, negativeKeepRatio: 0.5, seed: 3 });
+    } finally {
+      delete engine.readSync;
+    }
+    expect(out.value.dataSync()[0]).toBe(plain.dataSync()[0]);
+    tf.dispose([out.value, ...out.grads, plain, ...tensorsOf(x)]);
+  });
+
+  it('anchors outside V with an empty contrast set (all-zero mask row) give finite values, not 0 · ∞', () => {
+    // 3×3 grid, 2 images; a mask of zeros leaves A = M_ag, empty on every anchor without a positive.
+    const x = randomInputs(2, 3, 6, 5, 8, 8);
+    const mask = tf.zeros([9, 18]) as tf.Tensor2D;
+    const { value: v, grads } = tf.valueAndGrads((z: tf.Tensor, m: tf.Tensor) =>
+      hiddenPositiveLoss({ ...x, z: z as tf.Tensor2D, zMix: m as tf.Tensor2D, negativeMask: mask }),
+    )([x.z, x.zMix]);
+    expect(Number.isFinite(v.dataSync()[0])).toBe(true);
+    for (const g of grads) expect(Array.from(g.dataSync()).every(Number.isFinite)).toBe(true);
+    tf.dispose([mask, v, ...grads, ...tensorsOf(x)]);
   });
 
   it('rejects bad inputs with stable codes and messages', () => {

@@ -1,7 +1,13 @@
 import { selectBackend } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { consistencyLoss, hiddenPositiveLoss } from '../src/index.js';
+import {
+  consistencyLoss,
+  disposeFusedLoss,
+  type HiddenPositiveLossEngine,
+  hiddenPositiveLoss,
+  initFusedLoss,
+} from '../src/index.js';
 import { expectClose, fixture } from './helpers.js';
 
 interface LossCase {
@@ -59,13 +65,24 @@ function inputsOf(c: LossCase) {
   };
 }
 
-for (const backend of ['cpu', 'wasm'] as const) {
-  describe(`hiddenPositiveLoss equals the PyTorch reference (${backend})`, () => {
+/** Every engine on both CPU backends; the fused engine once on the calling thread and once on 2 threads. */
+const RUNS: { backend: 'cpu' | 'wasm'; engine: HiddenPositiveLossEngine; threads?: number }[] = [
+  { backend: 'cpu', engine: 'tfjs' },
+  { backend: 'wasm', engine: 'tfjs' },
+  { backend: 'cpu', engine: 'fused' },
+  { backend: 'wasm', engine: 'fused', threads: 2 },
+];
+
+for (const { backend, engine, threads } of RUNS) {
+  const label = `${backend}, engine ${engine}${threads ? `, ${threads} threads` : ''}`;
+  describe(`hiddenPositiveLoss equals the PyTorch reference (${label})`, () => {
     beforeAll(async () => {
       await selectBackend(backend);
+      if (threads) await initFusedLoss({ threads });
     });
-    afterAll(() => {
+    afterAll(async () => {
       tf.disposeVariables();
+      await disposeFusedLoss();
     });
 
     for (const c of golden.cases) {
@@ -74,7 +91,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
         try {
           const before = tf.memory().numTensors;
           const { value, grads } = tf.valueAndGrads((z: tf.Tensor, zMix: tf.Tensor) =>
-            hiddenPositiveLoss({ ...inputs, z: z as tf.Tensor2D, zMix: zMix as tf.Tensor2D }),
+            hiddenPositiveLoss({ ...inputs, z: z as tf.Tensor2D, zMix: zMix as tf.Tensor2D, engine }),
           )([inputs.z, inputs.zMix]);
           const loss = value.dataSync()[0]!;
           expect(Math.abs(loss - c.loss)).toBeLessThanOrEqual(LOSS_RTOL * Math.abs(c.loss));
@@ -85,7 +102,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
           tf.dispose([value, ...grads]);
           expect(tf.memory().numTensors).toBe(before);
           // forward only (no tape): same value, no leak
-          const plain = hiddenPositiveLoss(inputs);
+          const plain = hiddenPositiveLoss({ ...inputs, engine });
           expect(Math.abs(plain.dataSync()[0]! - c.loss)).toBeLessThanOrEqual(LOSS_RTOL * Math.abs(c.loss));
           plain.dispose();
           expect(tf.memory().numTensors).toBe(before);
@@ -100,7 +117,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
       expect(c.validAnchorsPerImage).toEqual([9, 0]);
       expect(c.officialTorchLossIsNaN).toBe(true);
       const inputs = inputsOf(c);
-      const loss = hiddenPositiveLoss(inputs);
+      const loss = hiddenPositiveLoss({ ...inputs, engine });
       expect(Number.isFinite(loss.dataSync()[0])).toBe(true);
       tf.dispose([loss, ...Object.values(inputs).filter((v) => v instanceof tf.Tensor)]);
     });

@@ -22,7 +22,7 @@ import { webgpuSkipReason } from './webgpu-available.js';
  * backend"). The HP-loss cases below are `it.fails` while this is true; set it to false once the loss
  * reads nothing synchronously (work in progress on another branch), and they must pass.
  */
-const HP_LOSS_READS_SYNC = true;
+const HP_LOSS_READS_SYNC = false;
 
 const hpIt = HP_LOSS_READS_SYNC ? it.fails : it;
 

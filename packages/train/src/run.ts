@@ -26,7 +26,7 @@ export interface RunSpec {
 /** How the specs of a run are opened, and what the run reports to. */
 export type OpenRunOptions = Pick<
   TrainOptions,
-  'signal' | 'onEvent' | 'stopAt' | 'selectBest' | 'versions'
+  'signal' | 'onEvent' | 'stopAt' | 'selectBest' | 'versions' | 'lossEngine' | 'lossThreads'
 > & {
   /** Engine and engine options of the backbone (the engine recorded by a resumed run is kept). */
   readonly backbone?: LoadBackboneOptions;
@@ -106,6 +106,8 @@ async function open(
       ...(options.stopAt !== undefined ? { stopAt: options.stopAt } : {}),
       ...(options.selectBest !== undefined ? { selectBest: options.selectBest } : {}),
       ...(options.versions ? { versions: options.versions } : {}),
+      ...(options.lossEngine ? { lossEngine: options.lossEngine } : {}),
+      ...(options.lossThreads ? { lossThreads: options.lossThreads } : {}),
     });
     return {
       trainer,

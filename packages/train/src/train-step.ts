@@ -1,5 +1,10 @@
 import { assertShape, HpError, l2Normalize } from '@hpseg/core';
-import { consistencyLoss, hiddenPositiveLoss, mixLocalPositives } from '@hpseg/hidden-positives';
+import {
+  consistencyLoss,
+  type HiddenPositiveLossEngine,
+  hiddenPositiveLoss,
+  mixLocalPositives,
+} from '@hpseg/hidden-positives';
 import {
   clipGradNorm,
   disposeMap,
@@ -27,6 +32,11 @@ export interface StepConfig {
   readonly consistencyWeight: number;
   /** Max L2 norm of the head gradients (`train.grad_norm`, `clip_grad_norm_`). */
   readonly gradNorm: number;
+  /**
+   * Engine of `hiddenPositiveLoss`: `auto` (default) = the fused WebAssembly engine on the wasm and cpu
+   * backends, TF.js ops elsewhere; both equal the official loss within float32 tolerances.
+   */
+  readonly lossEngine?: HiddenPositiveLossEngine;
 }
 
 /** What one step consumes. */
@@ -204,6 +214,7 @@ export function stepGradients(
           lambda: inputs.lambda,
           temperature: config.temperature,
           gridSize: [h, w],
+          engine: config.lossEngine ?? 'auto',
           ...(negatives === null
             ? { negativeKeepRatio: 1 }
             : 'mask' in negatives

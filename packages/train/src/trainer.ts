@@ -13,9 +13,13 @@ import {
 import type { Dataset } from '@hpseg/datasets';
 import {
   deriveHpValues,
+  fusedLossThreads,
+  type HiddenPositiveLossEngine,
   type HpConfig,
+  initFusedLoss,
   lambdaSchedule,
   type ReferencePools,
+  resolveLossEngine,
   shouldRenewReferencePool,
 } from '@hpseg/hidden-positives';
 import { ensureGradients } from '@hpseg/seg-head';
@@ -60,8 +64,9 @@ export function runPaths(outDir: string) {
 }
 
 /** The step hyper-parameters of a resolved config (official keys in brackets in `StepConfig`). */
-export function stepConfigFrom(config: HpConfig): StepConfig {
+export function stepConfigFrom(config: HpConfig, lossEngine: HiddenPositiveLossEngine = 'auto'): StepConfig {
   return {
+    lossEngine,
     dropoutRate: config.model.pretrained.dropout ? 0.1 : 0,
     momentum: config.model.momentum,
     temperature: config.temperature,
@@ -115,6 +120,8 @@ interface StartedMeta {
   /** The TF.js backend (with the adapter on webgpu). */
   readonly backend: BackendDescription;
   readonly backendLine: string;
+  /** The HP-loss engine resolved for this backend, with its thread count. */
+  readonly lossEngine: string;
 }
 
 /** The explicit state of a run: everything a resume needs besides the weights. */
@@ -144,6 +151,8 @@ export type TrainEvent =
       readonly batchesPerEpoch: number;
       /** The TF.js backend (and its adapter on webgpu), in one line (`formatBackend`). */
       readonly backend: string;
+      /** The HP-loss engine: `tfjs`, or `fused (N threads)`. */
+      readonly lossEngine: string;
     }
   | {
       readonly type: 'pools';
@@ -218,6 +227,14 @@ export interface TrainOptions {
   readonly sources?: Partial<RunSources>;
   /** Extra versions to record (an application's own). */
   readonly versions?: Readonly<Record<string, string>>;
+  /** Engine of the HP loss (`auto`: fused on wasm / cpu, TF.js ops elsewhere). */
+  readonly lossEngine?: HiddenPositiveLossEngine;
+  /**
+   * Threads of the fused engine, the calling thread included (default: every core). Its results can
+   * differ in the last bits between thread counts: a run resumed on another machine is then not
+   * bit-identical (the count is recorded in `config.json`).
+   */
+  readonly lossThreads?: number;
 }
 
 export interface TrainOutcome {
@@ -300,7 +317,7 @@ export class Trainer {
     this.gridSize = init.gridSize;
     this.resumed = init.resumed;
     this.#sources = init.sources;
-    this.#step = stepConfigFrom(init.config);
+    this.#step = stepConfigFrom(init.config, init.options.lossEngine);
     this.#startedMeta = init.startedMeta;
   }
 
@@ -363,7 +380,10 @@ export class Trainer {
       consistency,
       seed,
     });
-    const step = stepConfigFrom(config);
+    const step = stepConfigFrom(config, options.lossEngine);
+    if (resolveLossEngine(step.lossEngine) === 'fused') {
+      await initFusedLoss(options.lossThreads === undefined ? {} : { threads: options.lossThreads });
+    }
     const models = restore
       ? (modelsFromRunCheckpoint(restore, step.dropoutRate, {
           projection: true,
@@ -402,11 +422,13 @@ export class Trainer {
         pools: restore ? poolsFromRunCheckpoint(restore) : null,
       };
       const backend = describeBackend();
+      const engine = resolveLossEngine(step.lossEngine);
       const startedMeta: StartedMeta = {
         versions: packageVersions(options.versions),
         gitCommit: await gitCommit(),
         backend,
         backendLine: formatBackend(backend),
+        lossEngine: engine === 'fused' ? `fused (${fusedLossThreads()} threads)` : 'tfjs',
       };
       const trainer = new Trainer({
         config,
@@ -443,6 +465,7 @@ export class Trainer {
       batchesPerEpoch: this.data.batchesPerEpoch,
       seed: this.state.seed,
       backend: this.#startedMeta.backend,
+      lossEngine: this.#startedMeta.lossEngine,
       versions: this.#startedMeta.versions,
       gitCommit: this.#startedMeta.gitCommit,
     });
@@ -688,6 +711,7 @@ export class Trainer {
       totalIterations: s.totalIterations,
       batchesPerEpoch: this.data.batchesPerEpoch,
       backend: this.#startedMeta.backendLine,
+      lossEngine: this.#startedMeta.lossEngine,
     });
     if (s.pools === null) await this.#fillPools('initial');
     const pools = s.pools as ReferencePools;

@@ -1,5 +1,14 @@
 import type { CommandSpec, FlagSpec } from '../args.js';
 
+/** `--loss-engine` of the commands that train. */
+const LOSS_ENGINE_FLAG: FlagSpec = {
+  type: 'string',
+  value: 'auto|fused|tfjs',
+  description:
+    'engine of the HP loss: auto = the fused WebAssembly engine on the wasm and cpu backends (every core), TF.js ops on the others',
+  default: 'auto',
+};
+
 /** Flags shared by the commands that run models. */
 export const COMMON_FLAGS: Readonly<Record<string, FlagSpec>> = {
   backend: {
@@ -85,6 +94,7 @@ export const TRAIN_SPEC: CommandSpec = {
     },
     'vit-heads': VIT_HEADS_FLAG,
     augment: AUGMENT_FLAG,
+    'loss-engine': LOSS_ENGINE_FLAG,
     ...COMMON_FLAGS,
   },
   notes:
@@ -242,6 +252,7 @@ export const DEMO_SPEC: CommandSpec = {
       value: 'file.json',
       description: 'overrides of the demo configuration (camelCase)',
     },
+    'loss-engine': LOSS_ENGINE_FLAG,
     ...COMMON_FLAGS,
   },
   notes:
