@@ -156,6 +156,7 @@ function labelledGradients(
     training: true,
     masks: { cluster1: m1, cluster2: m2 },
   });
+  const onTape = (m1: tf.Tensor4D, m2: tf.Tensor4D) => ({ ...train(m1, m2), inputGradient: false });
   prof.enter('selection (momentum head, Drop, normalise)');
   const selection = tf.tidy(() => {
     const fDrop = drop(inputs.feat, masks.features);
@@ -180,7 +181,7 @@ function labelledGradients(
     const { value, grads } = tf.engine().gradients(
       () => {
         prof.enter('head (main view)');
-        const code = models.head.forward(inputs.feat, train(masks.headCluster1, masks.headCluster2));
+        const code = models.head.forward(inputs.feat, onTape(masks.headCluster1, masks.headCluster2));
         prof.enter('LHP mix');
         const sMix = drop(mixLocalPositives(code, inputs.lhpWeights), masks.mix);
         prof.enter('projection + normalise (z, z̃, z_aug)');
@@ -203,7 +204,7 @@ function labelledGradients(
             : { negativeKeepRatio: config.negativeKeepRatio, seed: negatives.seed }),
         });
         prof.enter('head (augmented view)');
-        const codeAug = models.head.forward(inputs.featAug!, train(masks.augCluster1, masks.augCluster2));
+        const codeAug = models.head.forward(inputs.featAug!, onTape(masks.augCluster1, masks.augCluster2));
         prof.enter('projection + normalise (z, z̃, z_aug)');
         const zAug = l2Normalize(models.projectionHead.forward(tf.reshape(codeAug, [N, D]))) as tf.Tensor2D;
         prof.enter('consistency loss');
@@ -234,6 +235,8 @@ function labelledGradients(
 
 const pad = (x: string, n: number) => x.padStart(n);
 const ENGINE_PART = 'engine (gradient accumulation, tape)';
+/** `--top N`: how many kernels to list (default 12). */
+const TOP = ((i) => (i >= 0 ? Number(process.argv[i + 1]) : 12))(process.argv.indexOf('--top'));
 
 export async function profileStep(
   s: BenchSetup,
@@ -302,7 +305,7 @@ export async function profileStep(
     const top = [...prof.cells.entries()]
       .filter(([k]) => !k.startsWith('HP loss|'))
       .sort((a, b) => b[1].ms - a[1].ms)
-      .slice(0, 12);
+      .slice(0, TOP);
     console.log('  heaviest kernels outside the HP loss:');
     for (const [key, c] of top) {
       const [part, dir, kernel] = key.split('|') as [string, string, string];
