@@ -253,10 +253,21 @@ function printRounds(rounds: readonly Round[]): void {
   line('med.', ours, torch, torchOn ? median(ratios) : null);
   if (torch) {
     const ratio = median(ratios);
+    const verdict = (r: number) =>
+      r >= 1 ? `ours ${r.toFixed(2)}× faster` : `ours ${(1 / r).toFixed(2)}× slower`;
+    // PyTorch runs on 2 threads and ours mostly on one, so other jobs on the machine slow PyTorch more:
+    // the fastest round of each side is the least disturbed comparison.
+    const best =
+      Math.min(...rounds.map((r) => r.torch!.total)) / Math.min(...rounds.map((r) => r.ours.total));
     console.log(
-      `\nPyTorch / ours: ${ratio.toFixed(2)}× (median of the per-round ratios; ratio of the medians ${(torch.total / ours.total).toFixed(2)}×): ` +
-        (ratio >= 1 ? `ours is ${ratio.toFixed(2)}× faster` : `ours is ${(1 / ratio).toFixed(2)}× slower`) +
-        ` than PyTorch; target ≥ ${TARGET}× faster: ${ratio >= TARGET ? 'MET' : 'NOT met'}`,
+      `\nPyTorch / ours: ${ratio.toFixed(2)}× (median of the per-round ratios; ratio of the medians ${(torch.total / ours.total).toFixed(2)}×): ${verdict(ratio)} than PyTorch`,
+    );
+    console.log(
+      `fastest round of each side (the least disturbed; a loaded machine slows 2-thread PyTorch more than our mostly 1-thread step): PyTorch / ours ${best.toFixed(2)}×, ${verdict(best)}`,
+    );
+    const met = ratio >= TARGET && best >= TARGET;
+    console.log(
+      `target ≥ ${TARGET}× faster (median ratio and fastest rounds): ${met ? 'MET' : 'NOT met'}${BATCH === 8 ? '' : ' (the target is defined at B = 8)'}`,
     );
   }
 }
