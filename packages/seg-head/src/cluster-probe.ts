@@ -1,6 +1,7 @@
 import { assertInt, assertNumber, HpError, l2Normalize } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { subSeed } from './init.js';
+import { matMul2d } from './linear.js';
 import { copyToVariable } from './params.js';
 
 /**
@@ -48,7 +49,7 @@ export class ClusterProbe {
     return tf.tidy(() => {
       const flat = l2Normalize(tf.reshape(code, [-1, this.dim])) as tf.Tensor2D; // [N, D]
       const centroidsT = tf.transpose(l2Normalize(this.params.clusters)) as tf.Tensor2D; // [D, K]
-      const cos = tf.matMul(flat, centroidsT); // [N, K]
+      const cos = matMul2d(flat, centroidsT); // [N, K]; explicit-transpose gradient (XNNPACK on wasm)
       return tf.reshape(cos, [...code.shape.slice(0, -1), this.nClusters]);
     });
   }

@@ -12,7 +12,7 @@ export { parseSegHeadConfig, SegHeadConfigSchema } from './config.js';
 export type { DropoutDraw } from './dropout2d.js';
 export { drawDropout2dMask, dropout2d } from './dropout2d.js';
 export { ensureGradients, gradientsRegistered } from './gradients.js';
-export { dense } from './linear.js';
+export { dense, denseConstantInput, matMul2d } from './linear.js';
 export { LinearProbe, linearProbeLoss } from './linear-probe.js';
 export { createMomentumHead, updateMomentumHead } from './momentum-head.js';
 export type { OfficialHpImport } from './official-import.js';

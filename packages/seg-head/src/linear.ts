@@ -22,3 +22,42 @@ export const dense: (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tenso
     return { value, gradFunc };
   }) as never,
 ) as never;
+
+/**
+ * `dense` for an input that is a constant of the tape (the frozen backbone's tokens): the same value,
+ * but the backward computes only `dw` and `db`, not `dx = dy @ wᵀ` (a custom gradient cannot tell which
+ * of its inputs the tape needs, so `dense` always pays for `dx`: here a third of a head's backward). The
+ * input's "gradient" is a scalar 0, so a tape that does need it fails loudly (a shape mismatch error
+ * from TF.js) instead of receiving a silent zero.
+ */
+export const denseConstantInput: (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D =
+  tf.customGrad(
+    // biome-ignore lint/suspicious/noExplicitAny: tf.customGrad's typing is (...args: Tensor[]) => ...
+    ((x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, save: any) => {
+      save([x]);
+      const value = tf.add(tf.matMul(x, w), b) as tf.Tensor2D; // [N, out]
+      const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs] = saved as [tf.Tensor2D];
+        const dw = tf.matMul(tf.transpose(xs), dy as tf.Tensor2D); // [in, out]
+        const db = tf.sum(dy, 0); // [out]
+        return [tf.scalar(0), dw, db];
+      };
+      return { value, gradFunc };
+    }) as never,
+  ) as never;
+
+/**
+ * `a @ b` for 2-D `a [m, k]`, `b [k, n]` with a custom gradient of explicitly transposed products
+ * (`dy @ bᵀ`, `aᵀ @ dy`), so that the backward stays on XNNPACK on wasm like `dense`'s.
+ */
+export const matMul2d: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D = tf.customGrad(
+  // biome-ignore lint/suspicious/noExplicitAny: tf.customGrad's typing is (...args: Tensor[]) => ...
+  ((a: tf.Tensor2D, b: tf.Tensor2D, save: any) => {
+    save([a, b]);
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [as, bs] = saved as [tf.Tensor2D, tf.Tensor2D];
+      return [tf.matMul(dy as tf.Tensor2D, tf.transpose(bs)), tf.matMul(tf.transpose(as), dy as tf.Tensor2D)];
+    };
+    return { value: tf.matMul(a, b), gradFunc };
+  }) as never,
+) as never;

@@ -2,7 +2,7 @@ import { assertInt, assertNumber, assertShape, HpError } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { type DropoutDraw, dropout2d } from './dropout2d.js';
 import { subSeed, torchDefaultUniform } from './init.js';
-import { dense } from './linear.js';
+import { dense, denseConstantInput } from './linear.js';
 import { copyToVariable, type ParamMap } from './params.js';
 
 /** Parameter names of the head, as in the official `DinoFeaturizer` (`cluster2.1` is the ReLU). */
@@ -48,6 +48,13 @@ export interface SegHeadForwardOptions {
   masks?: { cluster1?: tf.Tensor; cluster2?: tf.Tensor };
   /** Seed of the masks not given (branch 1 uses `seed`, branch 2 `seed + 1`). */
   seed?: number;
+  /**
+   * `false` when `feat` is a constant of the gradient tape (HP's frozen backbone tokens): the backward
+   * then skips the two products that only the input's gradient needs (`dy @ wᵀ` of both branches'
+   * first layer, a third of the head's backward FLOPs). Asking a tape for the gradient of `feat` then
+   * fails with a TF.js shape error. Default `true` (the input's gradient is computed).
+   */
+  inputGradient?: boolean;
 }
 
 /**
@@ -155,9 +162,10 @@ export class SegHead {
       const in2 = training ? dropout2d(feat, this.dropoutRate, draw(options.masks?.cluster2, 1)) : feat;
       const x1 = tf.reshape(in1, [B * h * w, this.inChannels]) as tf.Tensor2D; // [N, C]
       const x2 = tf.reshape(in2, [B * h * w, this.inChannels]) as tf.Tensor2D; // [N, C]
-      const linear = dense(x1, p['cluster1.0.weight'] as tf.Tensor2D, p['cluster1.0.bias'] as tf.Tensor1D);
+      const first = options.inputGradient === false ? denseConstantInput : dense;
+      const linear = first(x1, p['cluster1.0.weight'] as tf.Tensor2D, p['cluster1.0.bias'] as tf.Tensor1D);
       const hidden = tf.relu(
-        dense(x2, p['cluster2.0.weight'] as tf.Tensor2D, p['cluster2.0.bias'] as tf.Tensor1D),
+        first(x2, p['cluster2.0.weight'] as tf.Tensor2D, p['cluster2.0.bias'] as tf.Tensor1D),
       );
       const nonlinear = dense(
         hidden as tf.Tensor2D,

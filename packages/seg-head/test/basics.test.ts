@@ -1,7 +1,14 @@
 import { selectBackend } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { bilinearMatrix, copyToVariable, dense, ensureGradients } from '../src/index.js';
+import {
+  bilinearMatrix,
+  copyToVariable,
+  dense,
+  denseConstantInput,
+  ensureGradients,
+  matMul2d,
+} from '../src/index.js';
 import { expectClose, expectNoLeak } from './helpers.js';
 
 describe.each(['cpu', 'wasm'] as const)('building blocks (%s)', (backend) => {
@@ -29,6 +36,52 @@ describe.each(['cpu', 'wasm'] as const)('building blocks (%s)', (backend) => {
     });
     expectNoLeak(() => dense(x, w, b), 1);
     tf.dispose([x, w, b, r, ours, ref, ...g1, ...g2]);
+  });
+});
+
+describe.each(['cpu', 'wasm'] as const)('explicit-transpose products (%s)', (backend) => {
+  beforeAll(async () => {
+    await selectBackend(backend);
+    await ensureGradients();
+  });
+
+  it('matMul2d: a @ b and both gradients equal the built-in matMul', () => {
+    const a = tf.randomNormal([6, 4], 0, 1, 'float32', 11) as tf.Tensor2D;
+    const b = tf.randomNormal([4, 3], 0, 1, 'float32', 12) as tf.Tensor2D;
+    const r = tf.randomNormal([6, 3], 0, 1, 'float32', 13);
+    const ref = tf.matMul(a, b);
+    const ours = matMul2d(a, b);
+    expect(Array.from(ours.dataSync())).toEqual(Array.from(ref.dataSync())); // the same forward op
+    const f = (fn: (x: tf.Tensor2D, y: tf.Tensor2D) => tf.Tensor) => (x: tf.Tensor, y: tf.Tensor) =>
+      tf.sum(tf.mul(fn(x as tf.Tensor2D, y as tf.Tensor2D), r));
+    const g1 = tf.grads(f(matMul2d))([a, b]);
+    const g2 = tf.grads(f((x, y) => tf.matMul(x, y)))([a, b]);
+    g1.forEach((g, i) => {
+      expectClose(g, Array.from(g2[i]!.dataSync()), 1e-5, 1e-6);
+    });
+    expectNoLeak(() => matMul2d(a, b), 1);
+    tf.dispose([a, b, r, ref, ours, ...g1, ...g2]);
+  });
+
+  it('denseConstantInput: the value and the dw, db of dense, bit for bit; a gradient for x is refused', () => {
+    const x = tf.randomNormal([7, 5], 0, 1, 'float32', 1) as tf.Tensor2D;
+    const w = tf.randomNormal([5, 3], 0, 1, 'float32', 2) as tf.Tensor2D;
+    const b = tf.randomNormal([3], 0, 1, 'float32', 3) as tf.Tensor1D;
+    const r = tf.randomNormal([7, 3], 0, 1, 'float32', 4);
+    const loss = (fn: typeof dense) => (ww: tf.Tensor, bb: tf.Tensor) =>
+      tf.sum(tf.mul(fn(x, ww as tf.Tensor2D, bb as tf.Tensor1D), r));
+    const [dw, db] = tf.grads(loss(denseConstantInput))([w, b]);
+    const [dwRef, dbRef] = tf.grads(loss(dense))([w, b]);
+    expect(Array.from(dw!.dataSync())).toEqual(Array.from(dwRef!.dataSync()));
+    expect(Array.from(db!.dataSync())).toEqual(Array.from(dbRef!.dataSync()));
+    const v = denseConstantInput(x, w, b);
+    const vRef = dense(x, w, b);
+    expect(Array.from(v.dataSync())).toEqual(Array.from(vRef.dataSync()));
+    expect(() => tf.grad((xx: tf.Tensor) => tf.sum(denseConstantInput(xx as tf.Tensor2D, w, b)))(x)).toThrow(
+      /shape/,
+    );
+    expectNoLeak(() => denseConstantInput(x, w, b), 1);
+    tf.dispose([x, w, b, r, dw!, db!, dwRef!, dbRef!, v, vRef]);
   });
 });
 

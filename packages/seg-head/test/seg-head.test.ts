@@ -70,6 +70,31 @@ describe.each(['cpu', 'wasm'] as const)('SegHead golden (%s)', (backend) => {
     h.dispose();
   });
 
+  it('inputGradient: false (frozen input): the same code, bit-identical parameter gradients equal to PyTorch, the input gradient refused', () => {
+    const h = loadHead(head.weights);
+    const feat = T(head.feat) as tf.Tensor4D;
+    const r = T(head.r);
+    const masks = { cluster1: T(head.mask1), cluster2: T(head.mask2) };
+    const loss = (x: tf.Tensor4D, inputGradient?: boolean) =>
+      tf.sum(tf.mul(h.forward(x, { training: true, masks, inputGradient }), r)) as tf.Scalar;
+    const full = computeGradients(() => loss(feat), h.params);
+    const frozen = computeGradients(() => loss(feat, false), h.params);
+    expect(frozen.value.dataSync()[0]).toBe(full.value.dataSync()[0]);
+    for (const name of SEG_HEAD_PARAM_NAMES) {
+      expect(Array.from(frozen.grads[name]!.dataSync()), name).toEqual(
+        Array.from(full.grads[name]!.dataSync()),
+      );
+      expectClose(frozen.grads[name]!, head.grads[name], 1e-5, 1e-6);
+    }
+    // A tape that needs the input's gradient fails loudly instead of getting zeros.
+    expect(() => tf.grad((x: tf.Tensor) => loss(x as tf.Tensor4D, false))(feat)).toThrow(/shape/);
+    expectNoLeak(() => h.forward(feat, { training: true, masks, inputGradient: false }), 1);
+    disposeMap(full.grads);
+    disposeMap(frozen.grads);
+    tf.dispose([full.value, frozen.value, feat, r, masks.cluster1, masks.cluster2]);
+    h.dispose();
+  });
+
   it("EMA update θ' ← m·θ' + (1−m)·θ equals PyTorch (rtol 1e-6)", () => {
     const online = loadHead(ema.online);
     const momentum = loadHead(ema.emaBefore, false);

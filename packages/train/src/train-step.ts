@@ -175,6 +175,11 @@ export function stepGradients(
     mask === undefined ? x : dropout2d(x, rate, mask);
   const headTraining = (m1: tf.Tensor4D | undefined, m2: tf.Tensor4D | undefined) =>
     m1 && m2 ? { training: true, masks: { cluster1: m1, cluster2: m2 } } : {};
+  // The backbone is frozen: its tokens are constants of the tape, so the head's backward skips their gradient.
+  const headOnTape = (m1: tf.Tensor4D | undefined, m2: tf.Tensor4D | undefined) => ({
+    ...headTraining(m1, m2),
+    inputGradient: false,
+  });
   const alpha = config.consistencyWeight;
   const useAug = inputs.featAug !== null && alpha > 0;
   // 1. Selection features (official out[0] and out[2], detached).
@@ -199,7 +204,7 @@ export function stepGradients(
     // 2. The tape. Returns [L, L_HP, L_cons, L_linear, L_cluster].
     const { values, grads } = objectiveAndGradients(
       () => {
-        const code = models.head.forward(inputs.feat, headTraining(masks?.headCluster1, masks?.headCluster2)); // [B, h, w, D]
+        const code = models.head.forward(inputs.feat, headOnTape(masks?.headCluster1, masks?.headCluster2)); // [B, h, w, D]
         const sMix = drop(mixLocalPositives(code, inputs.lhpWeights), masks?.mix); // [B, h, w, D]
         const z = l2Normalize(models.projectionHead.forward(tf.reshape(code, [N, D]))) as tf.Tensor2D; // [N, D]
         const zMix = l2Normalize(models.projectionHead.forward(tf.reshape(sMix, [N, D]))) as tf.Tensor2D; // [N, D]
@@ -225,7 +230,7 @@ export function stepGradients(
         if (useAug) {
           const codeAug = models.head.forward(
             inputs.featAug as tf.Tensor4D,
-            headTraining(masks?.augCluster1, masks?.augCluster2),
+            headOnTape(masks?.augCluster1, masks?.augCluster2),
           ); // [B, h, w, D]
           const zAug = l2Normalize(models.projectionHead.forward(tf.reshape(codeAug, [N, D]))) as tf.Tensor2D;
           cons = consistencyLoss(z, zAug);
