@@ -9,7 +9,7 @@
 #
 # usage: tools/device/webgpu-check.sh [--runs N] [--full] [--no-tests]
 #   --runs N     timed runs per case after one warm-up (default 3; B = 64 runs once)
-#   --full       also the wasm HP loss at B = 64 (about half an hour on 2 cores)
+#   --full       also the HP loss's TF.js-op engine on wasm at B = 8 (the fused engine always runs)
 #   --no-tests   skip stage 3
 #
 # Needs Node >= 20 and the repository's node_modules. On a bare copy of the repository it runs
