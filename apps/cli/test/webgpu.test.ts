@@ -1,21 +1,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { selectBackend } from '@hpseg/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { webgpuSkipReason } from '../../../tools/test/webgpu-available.js';
 import { run } from '../src/run.js';
 import { captureIo } from './helpers.js';
 
 // Issue #13: training, evaluation and segmentation end to end on the webgpu backend (Mesa's software
 // adapter in CI; .ci/run installs it and sets HPSEG_REQUIRE_WEBGPU=1, so a missing adapter fails there).
-let skip: string | null = null;
-try {
-  await selectBackend('webgpu');
-} catch (error) {
-  if (process.env.HPSEG_REQUIRE_WEBGPU === '1') throw error;
-  skip = String((error as Error)?.message ?? error);
-  console.warn(`[webgpu CLI tests skipped] ${skip}`);
-}
+const skip = await webgpuSkipReason();
 
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'hp_ckpt');
 let dir: string;

@@ -1,10 +1,10 @@
 import { describeBackend, formatBackend, selectBackend } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { webgpuSkipReason } from '../../../tools/test/webgpu-available.js';
 import type { Backbone } from '../src/index.js';
 import { loadBackbone } from '../src/index.js';
 import { goldenImage, maxAbsError, readGoldenModel, relativeError } from './golden.js';
-import { webgpuSkipReason } from './webgpu-available.js';
 
 /** The same named tolerances as the cpu/wasm golden test (backbone-golden.test.ts): a whole ViT forward in float32. */
 const FEATURE_REL_TOL = 1e-4; // max |diff| / max |ref| of patch tokens and CLS

@@ -6,26 +6,8 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { l2Normalize } from '@hpseg/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { hiddenPositiveLoss, localPositiveWeights, mixLocalPositives } from '../src/index.js';
+import type { Chain } from './fixture-types.js';
 import { expectClose, fixture } from './helpers.js';
-
-interface Chain {
-  gridSize: number;
-  attentionShape: [number, number, number, number];
-  attention: number[];
-  codeShape: [number, number, number, number];
-  codeNHWC: number[];
-  featBackbone: number[];
-  codeMomentum: number[];
-  poolAgnostic: number[];
-  poolSpecific: number[];
-  C: number;
-  Q: number;
-  lambda: number;
-  temperature: number;
-  loss: number;
-  gradCodeNHWC: number[];
-  validAnchorsPerImage: number[];
-}
 
 const chain = fixture<{ chain: Chain }>('hp_loss.json').chain;
 

@@ -2,20 +2,8 @@ import { selectBackend } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_WINDOW_OFFSETS, localPositiveWeights, mixLocalPositives } from '../src/index.js';
+import type { LocalCase } from './fixture-types.js';
 import { catchError, expectClose, expectNoLeak, fixture } from './helpers.js';
-
-interface LocalCase {
-  gridSize: number;
-  sigma: number;
-  attentionShape: [number, number, number, number];
-  attention: number[];
-  weights: number[];
-  weightsShape: [number, number, number];
-  codeNHWC: number[];
-  codeShape: [number, number, number, number];
-  mixedNHWC: number[];
-  keptPerImage: number[];
-}
 
 const golden = fixture<{ cases: LocalCase[] }>('hp_local.json');
 /** Named tolerance (issue 4): weights and mixed outputs 1e-5. */

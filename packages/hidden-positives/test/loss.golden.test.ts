@@ -8,27 +8,8 @@ import {
   hiddenPositiveLoss,
   initFusedLoss,
 } from '../src/index.js';
+import type { LossCase } from './fixture-types.js';
 import { expectClose, fixture } from './helpers.js';
-
-interface LossCase {
-  name: string;
-  gridSize: number | [number, number];
-  lambda: number;
-  temperature: number;
-  shapes: Record<'z' | 'featBackbone' | 'codeMomentum' | 'poolAgnostic' | 'poolSpecific', [number, number]>;
-  z: number[];
-  zMix: number[];
-  featBackbone: number[];
-  codeMomentum: number[];
-  poolAgnostic: number[];
-  poolSpecific: number[];
-  negativeMask: number[] | null;
-  loss: number;
-  gradZ: number[];
-  gradZMix: number[];
-  validAnchorsPerImage: number[];
-  officialTorchLossIsNaN: boolean;
-}
 
 const golden = fixture<{
   cases: LossCase[];

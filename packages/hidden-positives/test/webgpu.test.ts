@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // Test-only, as in lhp-chain.golden.test.ts: the reshapes of the chain need registered gradients.
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { webgpuSkipReason } from '../../../tools/test/webgpu-available.js';
 import {
   consistencyLoss,
   hiddenPositiveLoss,
@@ -10,8 +11,8 @@ import {
   mixLocalPositives,
   ReferencePool,
 } from '../src/index.js';
+import type { Chain, LocalCase, LossCase } from './fixture-types.js';
 import { expectClose, fixture } from './helpers.js';
-import { webgpuSkipReason } from './webgpu-available.js';
 
 // The golden cases of local-positives.test.ts, loss.golden.test.ts and lhp-chain.golden.test.ts on
 // the webgpu backend, with the same named tolerances, reading results asynchronously.
@@ -37,56 +38,6 @@ async function failsOnlyBySyncRead(body: () => Promise<void>): Promise<void> {
     if (isHpError(error, 'E_BACKEND') && /synchronous reads/.test((error as Error).message)) throw error;
     console.error('unexpected error in an it.fails case:', error);
   }
-}
-
-interface LocalCase {
-  gridSize: number;
-  sigma: number;
-  attentionShape: [number, number, number, number];
-  attention: number[];
-  weights: number[];
-  weightsShape: [number, number, number];
-  codeNHWC: number[];
-  codeShape: [number, number, number, number];
-  mixedNHWC: number[];
-  keptPerImage: number[];
-}
-
-interface LossCase {
-  name: string;
-  gridSize: number | [number, number];
-  lambda: number;
-  temperature: number;
-  shapes: Record<'z' | 'featBackbone' | 'codeMomentum' | 'poolAgnostic' | 'poolSpecific', [number, number]>;
-  z: number[];
-  zMix: number[];
-  featBackbone: number[];
-  codeMomentum: number[];
-  poolAgnostic: number[];
-  poolSpecific: number[];
-  negativeMask: number[] | null;
-  loss: number;
-  gradZ: number[];
-  gradZMix: number[];
-  validAnchorsPerImage: number[];
-}
-
-interface Chain {
-  gridSize: number;
-  attentionShape: [number, number, number, number];
-  attention: number[];
-  codeShape: [number, number, number, number];
-  codeNHWC: number[];
-  featBackbone: number[];
-  codeMomentum: number[];
-  poolAgnostic: number[];
-  poolSpecific: number[];
-  C: number;
-  Q: number;
-  lambda: number;
-  temperature: number;
-  loss: number;
-  gradCodeNHWC: number[];
 }
 
 const local = fixture<{ cases: LocalCase[] }>('hp_local.json');

@@ -1,6 +1,7 @@
 import { describeBackend, formatBackend, l2Normalize, selectBackend } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { webgpuSkipReason } from '../../../tools/test/webgpu-available.js';
 import {
   ClusterProbe,
   clipGradNorm,
@@ -25,7 +26,6 @@ import {
   upsampleBilinear,
 } from '../src/index.js';
 import { expectClose, type Fx, fixture, I, T } from './helpers.js';
-import { webgpuSkipReason } from './webgpu-available.js';
 import { expectCloseAsync, expectNoLeak, scalarOf } from './webgpu-helpers.js';
 
 // The golden cases of seg-head.test.ts, probes.test.ts and optim.test.ts on the webgpu backend,
