@@ -1,20 +1,22 @@
 import { l2Normalize, randomSeed } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
+import type { HiddenPositiveLossInputs } from '../hidden-positive-loss.js';
 import { fusedLossProfiler, fusedPool } from './engine.js';
 import { type FusedLossData, fusedHiddenPositiveLoss } from './fused-loss.js';
 
 /** What the fused engine needs from `hiddenPositiveLoss`'s validated inputs. */
-export interface FusedTensorInputs {
-  readonly featBackbone: tf.Tensor2D;
-  readonly codeMomentum: tf.Tensor2D;
-  readonly poolAgnostic: tf.Tensor2D;
-  readonly poolSpecific: tf.Tensor2D;
-  readonly lambda: number;
-  readonly temperature: number;
-  readonly negativeKeepRatio?: number;
-  readonly negativeMask?: tf.Tensor2D;
-  readonly seed?: number;
-}
+export type FusedTensorInputs = Pick<
+  HiddenPositiveLossInputs,
+  | 'featBackbone'
+  | 'codeMomentum'
+  | 'poolAgnostic'
+  | 'poolSpecific'
+  | 'lambda'
+  | 'temperature'
+  | 'negativeKeepRatio'
+  | 'negativeMask'
+  | 'seed'
+>;
 
 /** Reads a tensor computed in its own scope to the host and frees it. */
 function hostValues(make: () => tf.Tensor): Float32Array {
