@@ -2,7 +2,7 @@ import { HpError } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
- * Photometric consistency term (spec §3.8, `run.py:176-184`): `mean_i ‖z_i − zAug_i + 1e-6‖₂`, with
+ * Photometric consistency term (official-behaviour §3.8, `run.py:176-184`): `mean_i ‖z_i − zAug_i + 1e-6‖₂`, with
  * `nn.PairwiseDistance(p=2, eps=1e-6)` semantics (eps added to the difference). Gradients flow into
  * both inputs. z, zAug: `[N, D]` (or any shape whose last axis is D; rows are the leading axes).
  */

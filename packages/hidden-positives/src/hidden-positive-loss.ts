@@ -348,7 +348,7 @@ function gradientsRequested(): boolean {
 
 /**
  * The hidden-positive objective of the official code (`loss.py` SupConLoss, loss_version 1,
- * reweighting 1; spec §3.3–3.7): GHP on z and LHP on z̃ with the same positive weights
+ * reweighting 1; official-behaviour §3.3–3.7): GHP on z and LHP on z̃ with the same positive weights
  * W = M_ag + λ M_sp, contrast set A, valid anchors V and reweighting w; summed over image blocks,
  * divided by B·2. Returns a scalar whose gradient w.r.t. z and zMix is exact (computed block by
  * block in the forward pass under `tf.customGrad`); the selection inputs get no gradient.

@@ -10,7 +10,7 @@ export interface LambdaScheduleOptions {
 }
 
 /**
- * Weight λ of the task-specific hidden positives at iteration t (spec §3.5, `run.py:134-141`):
+ * Weight λ of the task-specific hidden positives at iteration t (official-behaviour §3.5, `run.py:134-141`):
  * 0 while t <= warmup, then (t − warmup) / (maxIterations − warmup), reaching ≈1 at the last
  * iteration. Not clamped, exactly as the official code.
  */

@@ -78,7 +78,7 @@ function rowQuantile(sortedDesc: tf.Tensor2D, q: number): tf.Tensor2D {
 }
 
 /**
- * Local hidden-positive weights from the last ViT block's pre-softmax attention (spec §3.7 steps 1–5):
+ * Local hidden-positive weights from the last ViT block's pre-softmax attention (official-behaviour §3.7 steps 1–5):
  * mean over heads of the patch-to-patch logits (CLS row and column dropped), per-row clamp to the
  * 10 % / 90 % quantiles (linear interpolation), σ·softmax over all P patches, zero where below the
  * row mean, keep the 3×3 window including the centre, divide by the in-image window size n_i
@@ -151,7 +151,7 @@ export interface MixLocalPositivesOptions {
 }
 
 /**
- * LHP feature mixing (spec §3.7, `DinoFeaturizer.py:197-210`): `mixed[b, i] = Σ_k weights[b, i, k] ·
+ * LHP feature mixing (official-behaviour §3.7, `DinoFeaturizer.py:197-210`): `mixed[b, i] = Σ_k weights[b, i, k] ·
  * code[b, neighbour_k(i)]`, with the weights of `localPositiveWeights` (already divided by n_i).
  * Differentiable w.r.t. `code` (the loss on a mixed token reaches its neighbours); `weights` is
  * treated as a constant by the official code and should be passed without gradient.

@@ -44,7 +44,7 @@ export interface ReferencePoolState {
 }
 
 /**
- * A reference pool (spec §3.2): one randomly chosen patch vector per image, filled batch by batch
+ * A reference pool (official-behaviour §3.2): one randomly chosen patch vector per image, filled batch by batch
  * until `size` rows are stored, then read as an L2-normalised `[Q, width]` tensor. Rows live in host
  * memory (a `Float32Array`), so the pool owns no tensors and needs no `dispose`. Reads from the
  * backend are asynchronous (`await add(...)`), so pools work on GPU backends too.
@@ -252,7 +252,7 @@ export interface ReferencePools {
   readonly specific: ReferencePool;
 }
 
-/** Creates the empty task-agnostic and task-specific pools (spec §3.2). */
+/** Creates the empty task-agnostic and task-specific pools (official-behaviour §3.2). */
 export function createReferencePools(options: ReferencePoolsOptions): ReferencePools {
   const seed = options.seed ?? randomSeed();
   const storage = options.storage ?? 'float32';

@@ -29,7 +29,7 @@ function catchError(fn: () => unknown): { code?: string; message: string; detail
   throw new Error('expected an error');
 }
 
-describe('presets equal the official json/server files (spec §4.6)', () => {
+describe('presets equal the official json/server files (official-behaviour §4.6)', () => {
   for (const [preset, file] of CASES) {
     it(`${preset}: toOfficialJson(preset) deep-equals ${file}.json, key order included`, () => {
       const out = toOfficialJson(HP_PRESETS[preset]);

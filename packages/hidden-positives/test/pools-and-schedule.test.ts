@@ -9,7 +9,7 @@ import {
 } from '../src/index.js';
 import { catchError } from './helpers.js';
 
-describe('lambdaSchedule (spec §3.5)', () => {
+describe('lambdaSchedule (official-behaviour §3.5)', () => {
   it('is 0 while t <= warmup, then (t − warmup) / (maxiter − warmup)', () => {
     expect(lambdaSchedule({ iteration: 0, warmup: 1000, maxIterations: 11631 })).toBe(0);
     expect(lambdaSchedule({ iteration: 1000, warmup: 1000, maxIterations: 11631 })).toBe(0);
@@ -32,7 +32,7 @@ describe('lambdaSchedule (spec §3.5)', () => {
   });
 });
 
-describe('reference pools (spec §3.2)', () => {
+describe('reference pools (official-behaviour §3.2)', () => {
   beforeAll(async () => {
     await selectBackend('cpu');
   });

@@ -2,7 +2,7 @@ import { type HpConfig, HpConfigSchema } from './schema.js';
 
 /**
  * The three official training configurations (`hynnsk/HP` `json/server/{cocostuff,cityscapes,potsdam}.json`,
- * values as listed in the spec §4.6). The schema defaults are the COCO-Stuff values, so each preset
+ * values as listed in official-behaviour §4.6). The schema defaults are the COCO-Stuff values, so each preset
  * only states what differs; `test/config.test.ts` compares `toOfficialJson(preset)` with the full
  * official files.
  */

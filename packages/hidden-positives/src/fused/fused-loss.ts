@@ -277,7 +277,7 @@ export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): F
     quantizationBound(a.l1, b.l1, a.sq, b.sq, cols);
   phase('int16 copies');
 
-  // 1. criteria c_ag, c_sp (spec §3.3: Rpoint, Rpoint_ema)
+  // 1. criteria c_ag, c_sp (official-behaviour §3.3: Rpoint, Rpoint_ema)
   const criterion = (
     x: number,
     stride: number,

@@ -134,7 +134,7 @@
     (select (local.get $a) (local.get $b) (i32.lt_s (local.get $a) (local.get $b))))
 
   ;; out[i] = max_q x_i · p_q over the q pool rows, for rows i0 ≤ i < i1 (a strip of ≤ 16 rows, which
-  ;; stays in L1 while the pool streams through it two rows at a time). The criterion c of spec §3.3.
+  ;; stays in L1 while the pool streams through it two rows at a time). The criterion c of official-behaviour §3.3.
   ;; i0 is a multiple of 4, and out has 3 floats of padding past the last row (the last tile's lanes).
   (func (export "criterion")
     (param $x i32) (param $stride i32) (param $i0 i32) (param $i1 i32)

@@ -1,5 +1,5 @@
 /**
- * The fused engine of `localPositiveWeights` (spec §3.7 steps 1–5): the same steps as the TF.js ops of
+ * The fused engine of `localPositiveWeights` (official-behaviour §3.7 steps 1–5): the same steps as the TF.js ops of
  * local-positives.ts, one attention row at a time on the host, in float32 where the TF.js engine rounds
  * (float64 only inside sums). The TF.js engine runs a dozen [P, P] passes per image on one wasm thread,
  * among them a full top-k sort to read two quantiles and a strided copy of the attention slice; here a
