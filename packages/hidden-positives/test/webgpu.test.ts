@@ -1,4 +1,4 @@
-import { describeBackend, formatBackend, isHpError, l2Normalize, selectBackend } from '@hpseg/core';
+import { describeBackend, formatBackend, l2Normalize, selectBackend } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 // Test-only, as in lhp-chain.golden.test.ts: the reshapes of the chain need registered gradients.
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
@@ -16,29 +16,6 @@ import { expectClose, fixture } from './helpers.js';
 
 // The golden cases of local-positives.test.ts, loss.golden.test.ts and lhp-chain.golden.test.ts on
 // the webgpu backend, with the same named tolerances, reading results asynchronously.
-
-/**
- * hiddenPositiveLoss reads its number of valid anchors with `dataSync()` (src/hidden-positive-loss.ts,
- * blockMasks); on webgpu in Node that throws E_BACKEND ("synchronous reads do not work on the webgpu
- * backend"). The HP-loss cases below are `it.fails` while this is true; set it to false once the loss
- * reads nothing synchronously (work in progress on another branch), and they must pass.
- */
-const HP_LOSS_READS_SYNC = false;
-
-const hpIt = HP_LOSS_READS_SYNC ? it.fails : it;
-
-/**
- * Runs `body`; an error other than the expected synchronous-read E_BACKEND makes it return normally,
- * so that an `it.fails` case reports it instead of passing for the wrong reason.
- */
-async function failsOnlyBySyncRead(body: () => Promise<void>): Promise<void> {
-  try {
-    await body();
-  } catch (error) {
-    if (isHpError(error, 'E_BACKEND') && /synchronous reads/.test((error as Error).message)) throw error;
-    console.error('unexpected error in an it.fails case:', error);
-  }
-}
 
 const local = fixture<{ cases: LocalCase[] }>('hp_local.json');
 const lossFixture = fixture<{
@@ -147,69 +124,65 @@ describe.skipIf(skip !== null)('hidden-positives on webgpu', () => {
 
   describe('hiddenPositiveLoss equals the PyTorch reference', () => {
     for (const c of lossFixture.cases) {
-      hpIt(`${c.name}: loss within ${LOSS_RTOL} relative, gradients within ${GRAD_TOL}; leak-free`, () =>
-        failsOnlyBySyncRead(async () => {
-          const inputs = lossInputs(c);
-          try {
-            const before = tf.memory().numTensors;
-            const { value, grads } = tf.valueAndGrads((z: tf.Tensor, zMix: tf.Tensor) =>
-              hiddenPositiveLoss({ ...inputs, z: z as tf.Tensor2D, zMix: zMix as tf.Tensor2D }),
-            )([inputs.z, inputs.zMix]);
-            const loss = (await value.data())[0]!;
-            expect(Math.abs(loss - c.loss)).toBeLessThanOrEqual(LOSS_RTOL * Math.abs(c.loss));
-            expectClose(await grads[0]!.data(), c.gradZ, GRAD_TOL, 'dL/dz');
-            expectClose(await grads[1]!.data(), c.gradZMix, GRAD_TOL, 'dL/dzMix');
-            tf.dispose([value, ...grads]);
-            expect(tf.memory().numTensors).toBe(before);
-            const plain = hiddenPositiveLoss(inputs); // forward only
-            expect(Math.abs((await plain.data())[0]! - c.loss)).toBeLessThanOrEqual(
-              LOSS_RTOL * Math.abs(c.loss),
-            );
-            plain.dispose();
-            expect(tf.memory().numTensors).toBe(before);
-          } finally {
-            tf.dispose(Object.values(inputs).filter((v) => v instanceof tf.Tensor));
-          }
-        }),
-      );
+      it(`${c.name}: loss within ${LOSS_RTOL} relative, gradients within ${GRAD_TOL}; leak-free (no host read)`, async () => {
+        const inputs = lossInputs(c);
+        try {
+          const before = tf.memory().numTensors;
+          const { value, grads } = tf.valueAndGrads((z: tf.Tensor, zMix: tf.Tensor) =>
+            hiddenPositiveLoss({ ...inputs, z: z as tf.Tensor2D, zMix: zMix as tf.Tensor2D }),
+          )([inputs.z, inputs.zMix]);
+          const loss = (await value.data())[0]!;
+          expect(Math.abs(loss - c.loss)).toBeLessThanOrEqual(LOSS_RTOL * Math.abs(c.loss));
+          expectClose(await grads[0]!.data(), c.gradZ, GRAD_TOL, 'dL/dz');
+          expectClose(await grads[1]!.data(), c.gradZMix, GRAD_TOL, 'dL/dzMix');
+          tf.dispose([value, ...grads]);
+          expect(tf.memory().numTensors).toBe(before);
+          const plain = hiddenPositiveLoss(inputs); // forward only
+          expect(Math.abs((await plain.data())[0]! - c.loss)).toBeLessThanOrEqual(
+            LOSS_RTOL * Math.abs(c.loss),
+          );
+          plain.dispose();
+          expect(tf.memory().numTensors).toBe(before);
+        } finally {
+          tf.dispose(Object.values(inputs).filter((v) => v instanceof tf.Tensor));
+        }
+      });
     }
 
-    hpIt('LHP chain: head output → mix → normalize → loss, d loss / d code within 1e-4', () =>
-      failsOnlyBySyncRead(async () => {
-        const chain = lossFixture.chain;
-        const [B, h, w, D] = chain.codeShape;
-        const N = B * h * w;
-        const attention = tf.tensor4d(chain.attention, chain.attentionShape);
-        const code = tf.tensor4d(chain.codeNHWC, chain.codeShape);
-        const featBackbone = tf.tensor2d(chain.featBackbone, [N, chain.C]);
-        const codeMomentum = tf.tensor2d(chain.codeMomentum, [N, D]);
-        const poolAgnostic = tf.tensor2d(chain.poolAgnostic, [chain.Q, chain.C]);
-        const poolSpecific = tf.tensor2d(chain.poolSpecific, [chain.Q, D]);
-        const weights = localPositiveWeights(attention, { gridSize: chain.gridSize });
-        try {
-          const { value, grad } = tf.valueAndGrad((c: tf.Tensor) =>
-            hiddenPositiveLoss({
-              z: l2Normalize(tf.reshape(c, [N, D])) as tf.Tensor2D,
-              zMix: l2Normalize(tf.reshape(mixLocalPositives(c, weights), [N, D])) as tf.Tensor2D,
-              featBackbone,
-              codeMomentum,
-              poolAgnostic,
-              poolSpecific,
-              lambda: chain.lambda,
-              temperature: chain.temperature,
-              gridSize: chain.gridSize,
-            }),
-          )(code);
-          expect(Math.abs((await value.data())[0]! - chain.loss)).toBeLessThanOrEqual(
-            1e-5 * Math.abs(chain.loss),
-          );
-          expectClose(await grad.data(), chain.gradCodeNHWC, 1e-4, 'd loss / d code');
-          tf.dispose([value, grad]);
-        } finally {
-          tf.dispose([attention, code, featBackbone, codeMomentum, poolAgnostic, poolSpecific, weights]);
-        }
-      }),
-    );
+    it('LHP chain: head output → mix → normalize → loss, d loss / d code within 1e-4', async () => {
+      const chain = lossFixture.chain;
+      const [B, h, w, D] = chain.codeShape;
+      const N = B * h * w;
+      const attention = tf.tensor4d(chain.attention, chain.attentionShape);
+      const code = tf.tensor4d(chain.codeNHWC, chain.codeShape);
+      const featBackbone = tf.tensor2d(chain.featBackbone, [N, chain.C]);
+      const codeMomentum = tf.tensor2d(chain.codeMomentum, [N, D]);
+      const poolAgnostic = tf.tensor2d(chain.poolAgnostic, [chain.Q, chain.C]);
+      const poolSpecific = tf.tensor2d(chain.poolSpecific, [chain.Q, D]);
+      const weights = localPositiveWeights(attention, { gridSize: chain.gridSize });
+      try {
+        const { value, grad } = tf.valueAndGrad((c: tf.Tensor) =>
+          hiddenPositiveLoss({
+            z: l2Normalize(tf.reshape(c, [N, D])) as tf.Tensor2D,
+            zMix: l2Normalize(tf.reshape(mixLocalPositives(c, weights), [N, D])) as tf.Tensor2D,
+            featBackbone,
+            codeMomentum,
+            poolAgnostic,
+            poolSpecific,
+            lambda: chain.lambda,
+            temperature: chain.temperature,
+            gridSize: chain.gridSize,
+          }),
+        )(code);
+        expect(Math.abs((await value.data())[0]! - chain.loss)).toBeLessThanOrEqual(
+          1e-5 * Math.abs(chain.loss),
+        );
+        expectClose(await grad.data(), chain.gradCodeNHWC, 1e-4, 'd loss / d code');
+        tf.dispose([value, grad]);
+      } finally {
+        tf.dispose([attention, code, featBackbone, codeMomentum, poolAgnostic, poolSpecific, weights]);
+      }
+    });
   });
 
   it('ReferencePool.add stores the chosen patches from GPU features (asynchronous read)', async () => {
