@@ -40,6 +40,7 @@ export type { PoolContext } from './pools.js';
 export { emptyReferencePools, fillReferencePools } from './pools.js';
 export type { OpenedRun, OpenRunOptions, RunSpec } from './run.js';
 export { cacheIdentityFor, openRun, resumeRun } from './run.js';
+export { checkSupported, runPaths, stepConfigFrom } from './run-config.js';
 export type { Segmentation, SegmentImageOptions } from './segment-image.js';
 export { segmentImage } from './segment-image.js';
 export type { BackboneSpec, DatasetSpec, RunPreset } from './specs.js';
@@ -58,14 +59,14 @@ export type { Augment, AugmentMode, HostBatch } from './train-data.js';
 export { photometricAugment, TrainData } from './train-data.js';
 export type { StepConfig, StepGradients, StepInputs, StepResult } from './train-step.js';
 export { disposeStepGradients, stepGradients, trainStep } from './train-step.js';
+export type { TrainResult } from './trainer.js';
+export { createTrainer, Trainer, train } from './trainer.js';
 export type {
   CheckpointKind,
   TrainEvent,
   TrainOptions,
   TrainOutcome,
-  TrainResult,
   TrainState,
   TrainStatus,
-} from './trainer.js';
-export { checkSupported, createTrainer, runPaths, stepConfigFrom, Trainer, train } from './trainer.js';
+} from './trainer-types.js';
 export { gitCommit, packageVersions } from './versions.js';

@@ -4,9 +4,11 @@ import type { Dataset } from '@hpseg/datasets';
 import { type HpConfig, LHP_SIGMA } from '@hpseg/hidden-positives';
 import { loadRunCheckpoint, type RunCheckpoint, type RunSources, sourcesOf } from './checkpoint.js';
 import { type CacheIdentity, cacheFeatureSource, weightsFingerprint } from './feature-cache.js';
+import { runPaths } from './run-config.js';
 import { type BackboneSpec, type DatasetSpec, openBackbone, openDataset, type RunPreset } from './specs.js';
 import type { AugmentMode } from './train-data.js';
-import { createTrainer, runPaths, type Trainer, type TrainOptions } from './trainer.js';
+import { createTrainer, type Trainer } from './trainer.js';
+import type { TrainOptions } from './trainer-types.js';
 
 /** A run described by specs instead of opened objects: what `hpseg train` records and resumes. */
 export interface RunSpec {

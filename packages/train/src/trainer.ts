@@ -1,20 +1,11 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Backbone } from '@hpseg/backbone-vit';
-import {
-  type BackendDescription,
-  deriveSeed,
-  describeBackend,
-  formatBackend,
-  HpError,
-  writeJsonAtomic,
-} from '@hpseg/core';
+import { deriveSeed, describeBackend, formatBackend, HpError, writeJsonAtomic } from '@hpseg/core';
 import type { Dataset } from '@hpseg/datasets';
 import {
   deriveHpValues,
   fusedLossThreads,
-  type HiddenPositiveLossEngine,
   type HpConfig,
   initFusedLoss,
   lambdaSchedule,
@@ -37,7 +28,7 @@ import {
   sourcesOf,
 } from './checkpoint.js';
 import { type EvalResult, evaluate, selectionScore } from './evaluate.js';
-import { type FeatureSource, type FeatureSourceFactory, online } from './features.js';
+import { type FeatureSource, online } from './features.js';
 import {
   createHpModels,
   createHpOptimizers,
@@ -48,203 +39,20 @@ import {
   restoreOptimizers,
 } from './models.js';
 import { emptyReferencePools, fillReferencePools } from './pools.js';
+import { checkSupported, configDiff, gridSizeOf, runPaths, stepConfigFrom } from './run-config.js';
 import { disposeStepDraws, drawStepRandomness } from './step-draws.js';
-import { type AugmentMode, photometricAugment, TrainData } from './train-data.js';
+import { photometricAugment, TrainData } from './train-data.js';
 import { type StepConfig, type StepResult, trainStep } from './train-step.js';
+import type {
+  CheckpointKind,
+  StartedMeta,
+  TrainEvent,
+  TrainOptions,
+  TrainOutcome,
+  TrainState,
+  TrainStatus,
+} from './trainer-types.js';
 import { gitCommit, packageVersions } from './versions.js';
-
-/** Files of a run folder. */
-export function runPaths(outDir: string) {
-  return {
-    last: join(outDir, 'checkpoints', 'last.safetensors'),
-    best: join(outDir, 'checkpoints', 'best.safetensors'),
-    config: join(outDir, 'config.json'),
-    log: join(outDir, 'log.jsonl'),
-  };
-}
-
-/** The step hyper-parameters of a resolved config (official keys in brackets in `StepConfig`). */
-export function stepConfigFrom(config: HpConfig, lossEngine: HiddenPositiveLossEngine = 'auto'): StepConfig {
-  return {
-    lossEngine,
-    dropoutRate: config.model.pretrained.dropout ? 0.1 : 0,
-    momentum: config.model.momentum,
-    temperature: config.temperature,
-    negativeKeepRatio: config.negativeKeepRatio,
-    consistencyWeight: config.consistencyWeight,
-    gradNorm: config.train.gradNorm,
-  };
-}
-
-/** Official options this port does not implement are refused (`E_CONFIG`), never silently ignored. */
-export function checkSupported(config: HpConfig): void {
-  const problems: string[] = [];
-  if (config.model.pretrained.projectionType !== 'nonlinear') {
-    problems.push(
-      `model.pretrained.projectionType: expected 'nonlinear' (every official config), got '${config.model.pretrained.projectionType}'`,
-    );
-  }
-  if (config.model.extraClusters !== 0 || config.eval.extraClusters !== 0) {
-    problems.push('model.extraClusters / eval.extraClusters: expected 0 (every official config), got more');
-  }
-  if (config.dataset.cropType !== 'five' && config.dataset.dataType !== 'potsdam') {
-    problems.push(
-      `dataset.cropType: expected 'five' (training reads the five-crop set), got ${JSON.stringify(config.dataset.cropType)}`,
-    );
-  }
-  if (config.dataset.cropRatio !== 0.5)
-    problems.push(`dataset.cropRatio: expected 0.5, got ${config.dataset.cropRatio}`);
-  if (problems.length > 0) {
-    throw new HpError('E_CONFIG', `train: unsupported configuration: ${problems.join('; ')}`, {
-      hint: 'these official options are fixed in every HP config; hpseg implements only those values',
-    });
-  }
-}
-
-function gridSizeOf(config: HpConfig, backbone: Backbone): number {
-  const p = backbone.config.patchSize;
-  if (config.model.pretrained.patchSize !== p || config.dataset.res % p !== 0) {
-    throw new HpError(
-      'E_CONFIG',
-      `train: backbone and config disagree: expected model.pretrained.patchSize = ${p} (the weights' patch) and dataset.res a multiple of it, got patchSize ${config.model.pretrained.patchSize}, res ${config.dataset.res}`,
-      { hint: 'set model.pretrained.patchSize / dataset.res in the config to match the weights' },
-    );
-  }
-  return config.dataset.res / p;
-}
-
-/** What a run records about where it runs, once, when it opens. */
-interface StartedMeta {
-  readonly versions: Record<string, string>;
-  readonly gitCommit: string | null;
-  /** The TF.js backend (with the adapter on webgpu). */
-  readonly backend: BackendDescription;
-  readonly backendLine: string;
-  /** The HP-loss engine resolved for this backend, with its thread count. */
-  readonly lossEngine: string;
-}
-
-/** The explicit state of a run: everything a resume needs besides the weights. */
-export interface TrainState {
-  iteration: number;
-  epoch: number;
-  batchInEpoch: number;
-  readonly totalIterations: number;
-  readonly seed: number;
-  lambda: number;
-  best: { score: number; iteration: number } | null;
-  poolBuiltAt: { epoch: number; batch: number };
-  lastLoss: number | null;
-  pools: ReferencePools | null;
-}
-
-export type TrainStatus = 'completed' | 'stopped' | 'interrupted';
-export type CheckpointKind = RunCheckpointMeta['kind'];
-
-/** What a run reports while it goes; the CLI turns these into its progress bar and `log.jsonl`. */
-export type TrainEvent =
-  | {
-      readonly type: 'start';
-      readonly resumed: boolean;
-      readonly iteration: number;
-      readonly totalIterations: number;
-      readonly batchesPerEpoch: number;
-      /** The TF.js backend (and its adapter on webgpu), in one line (`formatBackend`). */
-      readonly backend: string;
-      /** The HP-loss engine: `tfjs`, or `fused (N threads)`. */
-      readonly lossEngine: string;
-    }
-  | {
-      readonly type: 'pools';
-      readonly reason: 'initial' | 'renewal';
-      readonly iteration: number;
-      readonly epoch: number;
-      readonly batch: number;
-      readonly size: number;
-      readonly ms: number;
-    }
-  | {
-      readonly type: 'step';
-      readonly iteration: number;
-      readonly epoch: number;
-      readonly batch: number;
-      readonly lambda: number;
-      readonly result: StepResult;
-      /** Milliseconds of the whole iteration, of loading the batch, of the backbone (or the cache). */
-      readonly stepMs: number;
-      readonly dataMs: number;
-      readonly backboneMs: number;
-    }
-  | {
-      readonly type: 'validation';
-      readonly iteration: number;
-      readonly epoch: number;
-      readonly result: EvalResult;
-      readonly score: number;
-    }
-  | {
-      readonly type: 'checkpoint';
-      readonly kind: CheckpointKind;
-      readonly path: string;
-      readonly iteration: number;
-    }
-  | { readonly type: 'end'; readonly status: TrainStatus; readonly iteration: number };
-
-export interface TrainOptions {
-  /** The frozen backbone (the caller's: never disposed by the run). */
-  readonly backbone: Backbone;
-  /** Training images (labels train the linear probe only). */
-  readonly data: Dataset;
-  /** Validation images, evaluated every `train.validFreq` batches and at each epoch's end. */
-  readonly validation?: Dataset | null;
-  /** Run folder (`config.json`, `checkpoints/`); without one nothing is written. */
-  readonly outDir?: string;
-  /** Backbone features: online (default) or a feature cache (`cacheFeatureSource`). */
-  readonly features?: FeatureSourceFactory;
-  /** Aborting finishes the current step, writes an `interrupted` checkpoint and returns. */
-  readonly signal?: AbortSignal;
-  /** Awaited for every event, in order. */
-  readonly onEvent?: (event: TrainEvent) => void | Promise<void>;
-  /** Run seed (every draw is keyed by it); default 0. A resumed run keeps its own. */
-  readonly seed?: number;
-  /** Iterations of the whole schedule (λ ramp end); default batches per epoch × `train.epochs`. */
-  readonly iterations?: number;
-  /** Stop with a `last` checkpoint when the iteration counter reaches this value. */
-  readonly stopAt?: number | null;
-  /** Also keep `best.safetensors` (selected with validation LABELS, as the official code). */
-  readonly selectBest?: boolean;
-  /** Continue the run of `outDir` from `checkpoints/last.safetensors` (or from this checkpoint). */
-  readonly resume?: boolean | RunCheckpoint;
-  /** Photometric view of the consistency term (default `image`). */
-  readonly augmentMode?: AugmentMode;
-  /** Evaluation view during training: official 320 px, batch 16. */
-  readonly validationOptions?: {
-    readonly resolution?: number;
-    readonly batchSize?: number;
-    readonly limit?: number;
-  };
-  /** Where the inputs came from, recorded in checkpoints so that `resumeRun` can reopen them. */
-  readonly sources?: Partial<RunSources>;
-  /** Extra versions to record (an application's own). */
-  readonly versions?: Readonly<Record<string, string>>;
-  /** Engine of the HP loss (`auto`: fused on wasm / cpu, TF.js ops elsewhere). */
-  readonly lossEngine?: HiddenPositiveLossEngine;
-  /**
-   * Threads of the fused engine, the calling thread included (default: every core). Its results can
-   * differ in the last bits between thread counts: a run resumed on another machine is then not
-   * bit-identical (the count is recorded in `config.json`).
-   */
-  readonly lossThreads?: number;
-}
-
-export interface TrainOutcome {
-  readonly status: TrainStatus;
-  readonly iteration: number;
-  readonly losses: StepResult[];
-  /** Path of the last checkpoint written, or null without a run folder. */
-  readonly lastCheckpoint: string | null;
-  readonly lastValidation: EvalResult | null;
-}
 
 const NO_SOURCES: RunSources = {
   preset: null,
@@ -256,22 +64,6 @@ const NO_SOURCES: RunSources = {
   cachedAugViews: 0,
   augmentMode: 'image',
 };
-
-function configDiff(a: unknown, b: unknown, path = ''): string[] {
-  if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null) {
-    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-    return [...keys].flatMap((k) =>
-      configDiff(
-        (a as Record<string, unknown>)[k],
-        (b as Record<string, unknown>)[k],
-        path ? `${path}.${k}` : k,
-      ),
-    );
-  }
-  return JSON.stringify(a) === JSON.stringify(b)
-    ? []
-    : [`${path}: checkpoint ${JSON.stringify(a)}, given ${JSON.stringify(b)}`];
-}
 
 /**
  * An HP training run (the official `run.py` loop) with its state explicit: `run()` trains to the end of
