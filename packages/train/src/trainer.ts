@@ -97,6 +97,7 @@ export class Trainer {
     gridSize: number;
     resumed: boolean;
     sources: RunSources;
+    step: StepConfig;
     startedMeta: StartedMeta;
   }) {
     this.config = init.config;
@@ -109,7 +110,7 @@ export class Trainer {
     this.gridSize = init.gridSize;
     this.resumed = init.resumed;
     this.#sources = init.sources;
-    this.#step = stepConfigFrom(init.config, init.options.lossEngine);
+    this.#step = init.step;
     this.#startedMeta = init.startedMeta;
   }
 
@@ -233,6 +234,7 @@ export class Trainer {
         gridSize,
         resumed: restore !== null,
         sources,
+        step,
         startedMeta,
       });
       if (!restore && options.outDir) await trainer.#writeRunConfig(options.outDir);
