@@ -85,8 +85,12 @@ if [ "$(uname -s)" = Linux ]; then
     if ! find_lib libGLX_nvidia.so.0 >/dev/null; then
       missing+=("libGLX_nvidia.so.0, NVIDIA's Vulkan driver (the driver's graphics part: in a container NVIDIA_DRIVER_CAPABILITIES must include graphics, e.g. compute,utility,graphics; on a host the package libnvidia-gl-<driver version>)")
     elif ! echo "$icds ${VK_DRIVER_FILES:-} ${VK_ICD_FILENAMES:-}" | grep -q nvidia; then
-      missing+=("nvidia_icd.json, the Vulkan ICD manifest naming libGLX_nvidia.so.0 (written below when the bundle runs)")
+      missing+=("nvidia_icd.json, the Vulkan ICD manifest naming libGLX_nvidia.so.0 (the bundle run writes one below)")
     fi
+  fi
+  if [ -z "$icds" ] && [ -z "${VK_DRIVER_FILES:-}${VK_ICD_FILENAMES:-}" ] \
+    && ! { [ "$nvidia" = 1 ] && find_lib libGLX_nvidia.so.0 >/dev/null; }; then
+    missing+=("a Vulkan ICD manifest (*.json in /usr/share/vulkan/icd.d or /etc/vulkan/icd.d): no Vulkan driver is installed, so Dawn finds no GPU (NVIDIA: the driver's nvidia_icd.json, naming libGLX_nvidia.so.0)")
   fi
   if [ "$have_vulkan_loader" = 0 ]; then
     missing+=("libvulkan.so.1, the Vulkan loader (Debian/Ubuntu package libvulkan1; the bundle carries one, used below)")

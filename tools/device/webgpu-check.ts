@@ -3,7 +3,9 @@
  * 1. the machine and its GPU libraries, 2. the WebGPU adapter, 3. the webgpu golden tests,
  * 4. timings of the same work on webgpu, TF.js wasm and ONNX Runtime CPU.
  * Every stage runs even when an earlier one failed (except without an adapter); the exit code is
- * non-zero when any stage failed, and the summary lists which.
+ * non-zero when any stage failed, and the summary lists which. It runs from the device bundle
+ * (tools/device/build-bundle.mjs: plain Node, no node_modules; the golden tests are the bundled test
+ * files) or from source through tsx (the golden tests through vitest); tools/device/README.md.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
