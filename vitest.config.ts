@@ -13,6 +13,7 @@ const projects = [
   'packages/train',
   'apps/cli',
   'tools/checks', // repository-wide source checks (sync reads on webgpu paths)
+  'tools/device', // the device bundle's golden-test runner
 ];
 
 /** The nearest package.json above `file`, parsed. */

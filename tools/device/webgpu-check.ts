@@ -3,11 +3,15 @@
  * 1. the machine and its GPU libraries, 2. the WebGPU adapter, 3. the webgpu golden tests,
  * 4. timings of the same work on webgpu, TF.js wasm and ONNX Runtime CPU.
  * Every stage runs even when an earlier one failed (except without an adapter); the exit code is
- * non-zero when any stage failed, and the summary lists which.
+ * non-zero when any stage failed, and the summary lists which. It runs from the device bundle
+ * (tools/device/build-bundle.mjs: plain Node, no node_modules; the golden tests are the bundled test
+ * files) or from source through tsx (the golden tests through vitest); tools/device/README.md.
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type Backbone, loadBackbone, randomVitWeights } from '@hpseg/backbone-vit';
 import {
   describeBackend,
@@ -31,7 +35,23 @@ import {
 } from '@hpseg/train';
 import * as tf from '@tensorflow/tfjs-core';
 
-const ROOT = join(import.meta.dirname, '..', '..');
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+
+/** The device bundle's manifest.json (tools/device/build-bundle.mjs) when this file runs from the bundle. */
+interface BundleManifest {
+  readonly kind: 'hpseg-device-bundle';
+  readonly repoRoot: string;
+  readonly commit: string | null;
+  readonly builtAt: string;
+  readonly golden: readonly { readonly file: string; readonly bundle: string }[];
+}
+const BUNDLE: BundleManifest | null = (() => {
+  const path = join(HERE, 'manifest.json');
+  if (!existsSync(path)) return null;
+  const manifest = JSON.parse(readFileSync(path, 'utf8')) as BundleManifest;
+  return manifest.kind === 'hpseg-device-bundle' ? manifest : null;
+})();
+const ROOT = BUNDLE ? resolve(HERE, BUNDLE.repoRoot) : join(HERE, '..', '..');
 const argv = process.argv.slice(2);
 const option = (name: string, fallback: number) => {
   const i = argv.indexOf(name);
@@ -67,6 +87,13 @@ function errorText(error: unknown): string {
   return String((error as Error)?.message ?? error).split('\n')[0]!;
 }
 
+/** On wasm, the size of TF.js's WebAssembly heap (wasm32 stops at 4 GiB: "memory access out of bounds"). */
+function wasmHeapNote(): string {
+  if (tf.getBackend() !== 'wasm') return '';
+  const heap = (tf.backend() as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8?.length;
+  return heap === undefined ? '' : ` (TF.js wasm heap ${(heap / 2 ** 30).toFixed(2)} GiB of at most 4)`;
+}
+
 async function timed(runs: number, once: () => Promise<void>): Promise<{ ms: number; all: number[] }> {
   await once(); // warm-up: shader / kernel compilation, ONNX Runtime session, positional embedding
   const all: number[] = [];
@@ -87,8 +114,9 @@ async function stage(work: string, engine: string, fn: () => Promise<string>): P
   try {
     record(work, engine, await fn());
   } catch (error) {
-    failures.push(`${work} on ${engine}: ${errorText(error)}`);
-    record(work, engine, `FAILED: ${errorText(error)}`);
+    const text = `${errorText(error)}${wasmHeapNote()}`;
+    failures.push(`${work} on ${engine}: ${text}`);
+    record(work, engine, `FAILED: ${text}`);
   }
 }
 
@@ -143,10 +171,47 @@ async function adapter(): Promise<WebGpuAdapterDescription | null> {
   return d.webgpu;
 }
 
+/** Lines of the golden tests' output worth keeping in the log (vitest's or the bundle runner's). */
+const GOLDEN_LINE =
+  /(webgpu \w+ [\dx]+: |golden tests on: |Test Files|Tests {2}| FAIL |AssertionError|HpError|^\s*[×✓↓] |^\s{6}|^packages\/)/;
+
 function goldenTests(): void {
   section('3. webgpu golden tests');
   if (SKIP_TESTS) {
     console.log('skipped (--no-tests)');
+    return;
+  }
+  const env = { ...process.env, HPSEG_REQUIRE_WEBGPU: '1' }; // no adapter = failure here, not a skip
+  if (BUNDLE !== null) {
+    // The bundled test files, each in its own process (as vitest isolates files), run by
+    // tools/device/golden-runner.ts: the same files, fixtures and tolerances as `npm test`.
+    console.log(
+      `the test files as bundled at ${BUNDLE.builtAt} from ${BUNDLE.commit ?? 'an unknown commit'}`,
+    );
+    let failedFiles = 0;
+    for (const g of BUNDLE.golden) {
+      const run = spawnSync(process.execPath, [join(HERE, g.bundle)], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env,
+        maxBuffer: 64 * 2 ** 20,
+      });
+      const out = `${run.stdout}${run.stderr}`;
+      for (const line of out.split('\n')) if (GOLDEN_LINE.test(line)) console.log(line.trimEnd());
+      if (run.status !== 0) {
+        failedFiles += 1;
+        if (!/^Tests {2}/m.test(run.stdout)) {
+          // The file failed before its tests ran (import, adapter): show the end of what it printed.
+          console.log(`${g.file}: exited with ${run.status ?? run.signal} before reporting:`);
+          for (const line of out.trimEnd().split('\n').slice(-15)) console.log(`    ${line}`);
+        }
+      }
+    }
+    const n = BUNDLE.golden.length;
+    console.log(
+      `Test Files  ${failedFiles > 0 ? `${failedFiles} failed | ` : ''}${n - failedFiles} passed (${n})`,
+    );
+    if (failedFiles > 0) failures.push(`golden tests: ${failedFiles} of ${n} test files failed`);
     return;
   }
   const files = ['core', 'backbone-vit', 'seg-head', 'hidden-positives'].map(
@@ -155,12 +220,7 @@ function goldenTests(): void {
   const vitest = spawnSync(
     process.execPath,
     [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...files],
-    {
-      cwd: ROOT,
-      encoding: 'utf8',
-      env: { ...process.env, HPSEG_REQUIRE_WEBGPU: '1' }, // no adapter = failure here, not a skip
-      maxBuffer: 64 * 2 ** 20,
-    },
+    { cwd: ROOT, encoding: 'utf8', env, maxBuffer: 64 * 2 ** 20 },
   );
   // biome-ignore lint/suspicious/noControlCharactersInRegex: strip ANSI colours from vitest's output
   const out = `${vitest.stdout}${vitest.stderr}`.replace(/\x1b\[[0-9;]*m/g, '');
