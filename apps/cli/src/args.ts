@@ -176,6 +176,11 @@ export function lossEngineFlag(values: FlagValues, command: string): 'auto' | 'f
   return choiceFlag(values, 'loss-engine', command, ['auto', 'fused', 'tfjs'] as const, 'auto');
 }
 
+/** `--matmul-engine auto|onnx|tfjs` (the heads' matrix products; default auto). */
+export function matmulEngineFlag(values: FlagValues, command: string): 'auto' | 'onnx' | 'tfjs' {
+  return choiceFlag(values, 'matmul-engine', command, ['auto', 'onnx', 'tfjs'] as const, 'auto');
+}
+
 /** `--engine onnx|tfjs` (the backbone engine; default onnx). */
 export function engineFlag(values: FlagValues, command: string): BackboneEngine {
   return choiceFlag(values, 'engine', command, ['onnx', 'tfjs'] as const, 'onnx') as BackboneEngine;

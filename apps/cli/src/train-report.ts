@@ -31,13 +31,16 @@ export function trainReporter(
     switch (event.type) {
       case 'start':
         progress = createProgress(io, 'train', event.totalIterations - event.iteration);
-        io.stderr.write(`TF.js backend: ${event.backend}; HP loss engine: ${event.lossEngine}\n`);
+        io.stderr.write(
+          `TF.js backend: ${event.backend}; HP loss engine: ${event.lossEngine}; heads' matrix products: ${event.matmulEngine}\n`,
+        );
         await write({
           type: 'start',
           iteration: event.iteration,
           totalIterations: event.totalIterations,
           backend: event.backend,
           lossEngine: event.lossEngine,
+          matmulEngine: event.matmulEngine,
         });
         if (event.resumed) {
           // Lines logged after the checkpoint (a crash between checkpoints) are superseded from here on.

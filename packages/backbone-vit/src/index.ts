@@ -8,7 +8,9 @@ export { BACKBONE_KEY_FORMATS, detectBackboneKeyFormat, normalizeBackboneKeys } 
 export type { LoadBackboneOptions } from './load.js';
 export { loadBackbone, readBackboneFile } from './load.js';
 export { IMAGENET_MEAN, IMAGENET_STD, imagenetNormalize } from './normalize.js';
-export { buildVitOnnx } from './onnx-graph.js';
+export { buildGemmOnnx, buildVitOnnx } from './onnx-graph.js';
+export type { OnnxMatMul, OnnxMatMulOptions } from './onnx-matmul.js';
+export { createOnnxMatMul } from './onnx-matmul.js';
 export { bicubicResizeGrid, interpolatePosEmbed } from './pos-embed.js';
 export type { DinoPreset, DinoPresetName } from './presets.js';
 export { DINO_BASE_URL, DINO_PRESETS } from './presets.js';

@@ -244,3 +244,49 @@ export function buildVitOnnx(weights: VitHostWeights, options: VitOnnxOptions): 
   const type = onnxModelType();
   return type.encode(type.fromObject(model)).finish();
 }
+
+/** The graph input / output names of `buildGemmOnnx`. */
+export const GEMM_IO = { a: 'A', b: 'B', bias: 'C', y: 'Y' } as const;
+
+/**
+ * A one-node ONNX model (opset 17) of `Gemm`: `Y = op(A) @ op(B) (+ C)` with the given transpose flags,
+ * dynamic sizes and, with `bias`, a `[cols]` row vector `C` broadcast to every row. `createOnnxMatMul` runs
+ * it as the host matrix product of the heads.
+ */
+export function buildGemmOnnx(transA: boolean, transB: boolean, bias: boolean): Uint8Array {
+  const valueInfo = (name: string, dims: string[]) => ({
+    name,
+    type: { tensor_type: { elem_type: ONNX_FLOAT, shape: { dim: dims.map((d) => ({ dim_param: d })) } } },
+  });
+  const inputs = [
+    valueInfo(GEMM_IO.a, transA ? ['k', 'm'] : ['m', 'k']),
+    valueInfo(GEMM_IO.b, transB ? ['n', 'k'] : ['k', 'n']),
+  ];
+  if (bias) inputs.push(valueInfo(GEMM_IO.bias, ['n']));
+  const model = {
+    ir_version: 8,
+    producer_name: '@hpseg/backbone-vit',
+    producer_version: '0.1.0',
+    opset_import: [{ domain: '', version: 17 }],
+    graph: {
+      name: 'gemm',
+      node: [
+        {
+          op_type: 'Gemm',
+          name: 'gemm',
+          input: inputs.map((i) => i.name),
+          output: [GEMM_IO.y],
+          attribute: [
+            { name: 'transA', type: ATTR_INT, i: transA ? 1 : 0 },
+            { name: 'transB', type: ATTR_INT, i: transB ? 1 : 0 },
+          ],
+        },
+      ],
+      initializer: [],
+      input: inputs,
+      output: [valueInfo(GEMM_IO.y, ['m', 'n'])],
+    },
+  };
+  const type = onnxModelType();
+  return type.encode(type.fromObject(model)).finish();
+}

@@ -44,6 +44,14 @@ export { describeValue, HpError, isHpError } from './errors.js';
 export { readFileChecked, temporaryPathFor, writeFileAtomic, writeJsonAtomic } from './fs.js';
 export type { GpuLibraryReport } from './gpu-libraries.js';
 export { gpuLibraryReport } from './gpu-libraries.js';
+export type { HostMatMul, HostMatMulRequest } from './host-matmul.js';
+export {
+  activeHostMatMul,
+  HOST_MATMUL_BACKENDS,
+  hostMatMul2d,
+  installedHostMatMul,
+  setHostMatMul,
+} from './host-matmul.js';
 export { IMAGENET_MEAN, IMAGENET_STD } from './imagenet.js';
 export { deriveSeed, mulberry32, permutation, randomSeed } from './random.js';
 export type { DimSpec } from './shape.js';

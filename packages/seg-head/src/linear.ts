@@ -1,3 +1,4 @@
+import { hostMatMul2d } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
@@ -5,17 +6,19 @@ import * as tf from '@tensorflow/tfjs-core';
  * as one 2-D matmul. Its gradient is a custom one whose two products use explicitly transposed
  * operands, because TF.js wasm only sends un-flagged 2-D matmuls to XNNPACK (the built-in
  * gradient uses transpose flags and runs a naive loop), and `Conv2DBackpropFilter` has no wasm
- * kernel at all.
+ * kernel at all. All three products go through `hostMatMul2d` (@hpseg/core): with a host matrix
+ * product installed (`setHostMatMul`, e.g. @hpseg/backbone-vit's `createOnnxMatMul`) they run there on
+ * the wasm and cpu backends, otherwise on `tf.matMul`.
  */
 export const dense: (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D = tf.customGrad(
   // biome-ignore lint/suspicious/noExplicitAny: tf.customGrad's typing is (...args: Tensor[]) => ...
   ((x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, save: any) => {
     save([x, w]);
-    const value = tf.add(tf.matMul(x, w), b) as tf.Tensor2D; // [N, out]
+    const value = hostMatMul2d(x, w, false, false, b); // [N, out]
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
-      const dx = tf.matMul(dy as tf.Tensor2D, tf.transpose(ws)); // [N, in]
-      const dw = tf.matMul(tf.transpose(xs), dy as tf.Tensor2D); // [in, out]
+      const dx = hostMatMul2d(dy as tf.Tensor2D, ws, false, true); // [N, in]
+      const dw = hostMatMul2d(xs, dy as tf.Tensor2D, true, false); // [in, out]
       const db = tf.sum(dy, 0); // [out]
       return [dx, dw, db];
     };
@@ -35,10 +38,10 @@ export const denseConstantInput: (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D
     // biome-ignore lint/suspicious/noExplicitAny: tf.customGrad's typing is (...args: Tensor[]) => ...
     ((x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, save: any) => {
       save([x]);
-      const value = tf.add(tf.matMul(x, w), b) as tf.Tensor2D; // [N, out]
+      const value = hostMatMul2d(x, w, false, false, b); // [N, out]
       const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs] = saved as [tf.Tensor2D];
-        const dw = tf.matMul(tf.transpose(xs), dy as tf.Tensor2D); // [in, out]
+        const dw = hostMatMul2d(xs, dy as tf.Tensor2D, true, false); // [in, out]
         const db = tf.sum(dy, 0); // [out]
         return [tf.scalar(0), dw, db];
       };
@@ -48,7 +51,8 @@ export const denseConstantInput: (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D
 
 /**
  * `a @ b` for 2-D `a [m, k]`, `b [k, n]` with a custom gradient of explicitly transposed products
- * (`dy @ bᵀ`, `aᵀ @ dy`), so that the backward stays on XNNPACK on wasm like `dense`'s.
+ * (`dy @ bᵀ`, `aᵀ @ dy`), so that the backward stays on XNNPACK on wasm like `dense`'s (or on the
+ * installed host matrix product).
  */
 export const matMul2d: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D = tf.customGrad(
   // biome-ignore lint/suspicious/noExplicitAny: tf.customGrad's typing is (...args: Tensor[]) => ...
@@ -56,8 +60,11 @@ export const matMul2d: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D = tf.cust
     save([a, b]);
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [as, bs] = saved as [tf.Tensor2D, tf.Tensor2D];
-      return [tf.matMul(dy as tf.Tensor2D, tf.transpose(bs)), tf.matMul(tf.transpose(as), dy as tf.Tensor2D)];
+      return [
+        hostMatMul2d(dy as tf.Tensor2D, bs, false, true),
+        hostMatMul2d(as, dy as tf.Tensor2D, true, false),
+      ];
     };
-    return { value: tf.matMul(a, b), gradFunc };
+    return { value: hostMatMul2d(a, b), gradFunc };
   }) as never,
 ) as never;

@@ -1,4 +1,4 @@
-import { assertInt, assertShape } from '@hpseg/core';
+import { assertInt, assertShape, hostMatMul2d } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
@@ -24,16 +24,16 @@ export function bilinearMatrix(inSize: number, outSize: number): Float32Array {
   return r;
 }
 
-/** `R @ x` for a constant `R [m, k]` and `x [k, n]`; gradient `Rᵀ @ dy` with an explicit transpose (XNNPACK path on wasm). */
+/** `R @ x` for a constant `R [m, k]` and `x [k, n]`; gradient `Rᵀ @ dy` with an explicit transpose (XNNPACK path on wasm); both through `hostMatMul2d`. */
 function constLeftMatmul(r: tf.Tensor2D, rT: tf.Tensor2D, x: tf.Tensor2D): tf.Tensor2D {
   const op = tf.customGrad(
     // biome-ignore lint/suspicious/noExplicitAny: tf.customGrad's typing is (...args: Tensor[]) => ...
     ((xx: tf.Tensor2D, save: any) => {
       save([rT]); // saved tensors outlive the caller's tidy; a closure over rT would not
       return {
-        value: tf.matMul(r, xx),
+        value: hostMatMul2d(r, xx),
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
-          tf.matMul(saved[0] as tf.Tensor2D, dy as tf.Tensor2D),
+          hostMatMul2d(saved[0] as tf.Tensor2D, dy as tf.Tensor2D),
         ],
       };
     }) as never,

@@ -12,6 +12,8 @@ import { l2Normalize } from '@hpseg/core';
 import { consistencyLoss, hiddenPositiveLoss, mixLocalPositives } from '@hpseg/hidden-positives';
 import { disposeMap, dropout2d, type GradMap, linearProbeLoss } from '@hpseg/seg-head';
 import * as tf from '@tensorflow/tfjs-core';
+// Benchmarks only: the fused engine's phase timer is not part of the package API.
+import { setFusedLossProfiler } from '../../hidden-positives/src/fused/engine.js';
 import {
   disposeStepDraws,
   disposeStepGradients,
@@ -260,10 +262,16 @@ export async function profileStep(
     const want = Array.from(await real.values.data());
     disposeStepGradients(real);
     prof.install();
+    const phases = new Map<string, number>();
+    setFusedLossProfiler({
+      phase: (name, ms) => phases.set(name, (phases.get(name) ?? 0) + ms),
+      entries: () => {},
+    });
     const t1 = performance.now();
     const mine = labelledGradients(s, inputs, draws, prof);
     const got = Array.from(await mine.values.data());
     const profiledMs = performance.now() - t1;
+    setFusedLossProfiler(undefined);
     prof.uninstall();
     mine.values.dispose();
     for (const g of mine.grads) disposeMap(g);
@@ -303,6 +311,10 @@ export async function profileStep(
     console.log(
       `  ${'total (wall)'.padEnd(46)}${pad(sum('forward').toFixed(0), 11)}${pad(sum('backward').toFixed(0), 12)}${pad('100%', 7)}${pad(prof.total(() => true).toFixed(0), 27)}`,
     );
+    if (phases.size > 0) {
+      console.log('  inside the HP loss (fused engine phases, ms):');
+      console.log(`    ${[...phases].map(([name, ms]) => `${name} ${ms.toFixed(0)}`).join('; ')}`);
+    }
     const top = [...prof.cells.entries()]
       .filter(([k]) => !k.startsWith('HP loss|'))
       .sort((a, b) => b[1].ms - a[1].ms)

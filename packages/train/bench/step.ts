@@ -14,18 +14,22 @@
  *   npm run bench -w @hpseg/train -- --profile        also where our step's time goes (by part and by kernel)
  *   npm run bench -w @hpseg/train -- --no-torch       ours only
  *   npm run bench -w @hpseg/train -- --loss-engine tfjs   the HP loss on its TF.js-op path (default auto: fused)
+ *   npm run bench -w @hpseg/train -- --matmul-engine tfjs the heads' products on tf.matMul (default auto: onnx)
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { selectBackend } from '@hpseg/core';
+import { selectBackend, setHostMatMul } from '@hpseg/core';
 import { type HiddenPositiveLossEngine, initFusedLoss, resolveLossEngine } from '@hpseg/hidden-positives';
 import { ensureGradients } from '@hpseg/seg-head';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   disposeStepDraws,
   drawStepRandomness,
+  MATMUL_ENGINES,
+  type MatMulEngine,
+  openMatMulEngine,
   patchTokens,
   type StepDraws,
   type StepInputs,
@@ -68,6 +72,14 @@ const LOSS_ENGINE = ((): HiddenPositiveLossEngine => {
   const v = i >= 0 ? argv[i + 1] : 'auto';
   if (v !== 'auto' && v !== 'fused' && v !== 'tfjs')
     throw new Error(`--loss-engine: expected auto, fused or tfjs, got ${v}`);
+  return v;
+})();
+
+/** `--matmul-engine auto|onnx|tfjs` (default auto: ONNX Runtime's Gemm on wasm when installed). */
+const MATMUL_ENGINE = ((): MatMulEngine => {
+  const i = argv.indexOf('--matmul-engine');
+  const v = (i >= 0 ? argv[i + 1] : 'auto') as MatMulEngine;
+  if (!MATMUL_ENGINES.includes(v)) throw new Error(`--matmul-engine: expected auto, onnx or tfjs, got ${v}`);
   return v;
 })();
 
@@ -277,6 +289,9 @@ async function main(): Promise<void> {
   await selectBackend('wasm');
   await ensureGradients();
   const engine = await lossEngine();
+  // As `Trainer.run` does: the heads' products on the opened engine for the whole benchmark.
+  const matmul = await openMatMulEngine(MATMUL_ENGINE);
+  const previousMatMul = setHostMatMul(matmul.host);
   for (const l of machine()) console.log(l);
   console.log(
     'NOTE: timings on a shared 2-core virtual machine are noisy (other jobs run beside this one): read the medians of interleaved rounds, not single numbers.',
@@ -287,7 +302,9 @@ async function main(): Promise<void> {
     `step: B = ${s.B}, ${s.H} px, ViT-S/8 random weights (embed ${VITS8.embedDim}, depth ${VITS8.depth}, heads ${VITS8.numHeads}, patch ${VITS8.patchSize}) → grid ${s.h}×${s.h}, P = ${s.h * s.h}, N = ${N}, ` +
       `C = ${s.C}, D = ${s.D}, K = ${s.K}, Q = ${s.Q}, τ = ${s.step.temperature}, ρ = ${s.step.negativeKeepRatio}, α = ${s.step.consistencyWeight}, λ = ${s.lambda}, dropout ${s.step.dropoutRate}, AdamW + 3 Adam, clip ${s.step.gradNorm}`,
   );
-  console.log(`ours: ONNX Runtime backbone + TF.js wasm step; HP loss engine: ${engine}`);
+  console.log(
+    `ours: ONNX Runtime backbone + TF.js wasm step; HP loss engine: ${engine}; heads' matrix products: ${matmul.label}${MATMUL_ENGINE === 'auto' ? ', the default' : ''}`,
+  );
 
   const draws0 = checkDraws(s);
   const featAug0 = await patchTokens(s.backbone, s.augImages, [s.B, s.H, s.H, 3]);
@@ -336,6 +353,8 @@ async function main(): Promise<void> {
     featAug0.dispose();
     disposeStepDraws(draws0);
     await s.dispose();
+    setHostMatMul(previousMatMul);
+    matmul.dispose();
   }
 }
 

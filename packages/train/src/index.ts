@@ -28,6 +28,8 @@ export type { InferenceModel, LoadInferenceModelOptions } from './inference-mode
 export { loadInferenceModel } from './inference-model.js';
 export type { BaselineResult, FeatureFn } from './kmeans-baseline.js';
 export { featureFn, kmeansBaseline } from './kmeans-baseline.js';
+export type { MatMulEngine, OpenedMatMulEngine } from './matmul-engine.js';
+export { MATMUL_ENGINES, openMatMulEngine } from './matmul-engine.js';
 export type { HpModels, HpOptimizers, ModelSizes, OptimizedModule, OptimizerRates } from './models.js';
 export {
   createHpModels,

@@ -28,7 +28,7 @@ export interface RunSpec {
 /** How the specs of a run are opened, and what the run reports to. */
 export type OpenRunOptions = Pick<
   TrainOptions,
-  'signal' | 'onEvent' | 'stopAt' | 'selectBest' | 'versions' | 'lossEngine' | 'lossThreads'
+  'signal' | 'onEvent' | 'stopAt' | 'selectBest' | 'versions' | 'lossEngine' | 'lossThreads' | 'matmulEngine'
 > & {
   /** Engine and engine options of the backbone (the engine recorded by a resumed run is kept). */
   readonly backbone?: LoadBackboneOptions;
@@ -110,6 +110,7 @@ async function open(
       ...(options.versions ? { versions: options.versions } : {}),
       ...(options.lossEngine ? { lossEngine: options.lossEngine } : {}),
       ...(options.lossThreads ? { lossThreads: options.lossThreads } : {}),
+      ...(options.matmulEngine ? { matmulEngine: options.matmulEngine } : {}),
     });
     return {
       trainer,

@@ -5,6 +5,7 @@ import type { HiddenPositiveLossEngine, ReferencePools } from '@hpseg/hidden-pos
 import type { RunCheckpoint, RunCheckpointMeta, RunSources } from './checkpoint.js';
 import type { EvalResult } from './evaluate.js';
 import type { FeatureSourceFactory } from './features.js';
+import type { MatMulEngine } from './matmul-engine.js';
 import type { AugmentMode } from './train-data.js';
 import type { StepResult } from './train-step.js';
 
@@ -17,6 +18,8 @@ export interface StartedMeta {
   readonly backendLine: string;
   /** The HP-loss engine resolved for this backend, with its thread count. */
   readonly lossEngine: string;
+  /** The heads' matrix-product engine resolved for this backend (`openMatMulEngine`'s label). */
+  readonly matmulEngine: string;
 }
 
 /** The explicit state of a run: everything a resume needs besides the weights. */
@@ -48,6 +51,8 @@ export type TrainEvent =
       readonly backend: string;
       /** The HP-loss engine: `tfjs`, or `fused (N threads)`. */
       readonly lossEngine: string;
+      /** The heads' matrix products: `onnxruntime (N threads)`, or `tfjs`. */
+      readonly matmulEngine: string;
     }
   | {
       readonly type: 'pools';
@@ -130,6 +135,12 @@ export interface TrainOptions {
    * bit-identical (the count is recorded in `config.json`).
    */
   readonly lossThreads?: number;
+  /**
+   * Engine of the heads' matrix products (`auto`: ONNX Runtime's multi-threaded `Gemm` on wasm / cpu when
+   * onnxruntime-node is installed, `tf.matMul` elsewhere). Its sums are ordered differently from
+   * XNNPACK's: a run resumed with another engine is not bit-identical (the engine is in `config.json`).
+   */
+  readonly matmulEngine?: MatMulEngine;
 }
 
 export interface TrainOutcome {

@@ -29,6 +29,7 @@ import {
 } from './checkpoint.js';
 import { type EvalResult, evaluate, selectionScore } from './evaluate.js';
 import { type FeatureSource, online } from './features.js';
+import { type OpenedMatMulEngine, openMatMulEngine } from './matmul-engine.js';
 import {
   createHpModels,
   createHpOptimizers,
@@ -83,6 +84,7 @@ export class Trainer {
   readonly #step: StepConfig;
   readonly #sources: RunSources;
   readonly #startedMeta: StartedMeta;
+  readonly #matmul: OpenedMatMulEngine;
   #ran = false;
   #disposed = false;
 
@@ -99,6 +101,7 @@ export class Trainer {
     sources: RunSources;
     step: StepConfig;
     startedMeta: StartedMeta;
+    matmul: OpenedMatMulEngine;
   }) {
     this.config = init.config;
     this.#options = init.options;
@@ -112,6 +115,7 @@ export class Trainer {
     this.#sources = init.sources;
     this.#step = init.step;
     this.#startedMeta = init.startedMeta;
+    this.#matmul = init.matmul;
   }
 
   /** Opens a new run, or resumes one (`options.resume`). Writes `config.json` for a new run with a folder. */
@@ -192,7 +196,9 @@ export class Trainer {
           seed,
         );
     let optimizers: HpOptimizers | undefined;
+    let matmul: OpenedMatMulEngine | undefined;
     try {
+      matmul = await openMatMulEngine(options.matmulEngine ?? 'auto');
       optimizers = createHpOptimizers(models, {
         net: config.optimizer.net.lr,
         weightDecay: config.optimizer.net.weightDecay,
@@ -222,6 +228,7 @@ export class Trainer {
         backend,
         backendLine: formatBackend(backend),
         lossEngine: engine === 'fused' ? `fused (${fusedLossThreads()} threads)` : 'tfjs',
+        matmulEngine: matmul.label,
       };
       const trainer = new Trainer({
         config,
@@ -236,10 +243,12 @@ export class Trainer {
         sources,
         step,
         startedMeta,
+        matmul,
       });
       if (!restore && options.outDir) await trainer.#writeRunConfig(options.outDir);
       return trainer;
     } catch (error) {
+      matmul?.dispose();
       if (optimizers) disposeHpOptimizers(optimizers);
       disposeHpModels(models);
       throw error;
@@ -260,6 +269,7 @@ export class Trainer {
       seed: this.state.seed,
       backend: this.#startedMeta.backend,
       lossEngine: this.#startedMeta.lossEngine,
+      matmulEngine: this.#startedMeta.matmulEngine,
       versions: this.#startedMeta.versions,
       gitCommit: this.#startedMeta.gitCommit,
     });
@@ -506,56 +516,61 @@ export class Trainer {
       batchesPerEpoch: this.data.batchesPerEpoch,
       backend: this.#startedMeta.backendLine,
       lossEngine: this.#startedMeta.lossEngine,
+      matmulEngine: this.#startedMeta.matmulEngine,
     });
-    if (s.pools === null) await this.#fillPools('initial');
-    const pools = s.pools as ReferencePools;
-    this.#poolTensors = { agnostic: pools.agnostic.toTensor(), specific: pools.specific.toTensor() };
-    const L = this.data.batchesPerEpoch;
-    const stopAt = this.#options.stopAt ?? null;
-    try {
-      while (s.iteration < s.totalIterations) {
-        if (stopAt !== null && s.iteration >= stopAt) {
-          lastCheckpoint = (await this.saveCheckpoint('last')) ?? lastCheckpoint;
-          return await outcome('stopped');
-        }
-        const i = s.batchInEpoch;
-        const result = await this.#iterate();
-        losses.push(result);
-        const validateNow =
-          (i + 1) % this.config.train.validFreq === 0 || i + 1 === L || s.iteration === s.totalIterations;
-        if (validateNow) {
-          if (this.#options.validation) {
-            lastValidation = await this.#validate();
-            const score = selectionScore(lastValidation);
-            await this.#emit({
-              type: 'validation',
-              iteration: s.iteration - 1,
-              epoch: s.epoch,
-              result: lastValidation,
-              score,
-            });
-            if (this.#options.selectBest && (s.best === null || score >= s.best.score)) {
-              s.best = { score, iteration: s.iteration - 1 };
-              await this.saveCheckpoint('best');
-            }
+    // The heads' products run on the opened engine for the whole run (pools, steps, validation).
+    return this.#matmul.use(async () => {
+      if (s.pools === null) await this.#fillPools('initial');
+      const pools = s.pools as ReferencePools;
+      this.#poolTensors = { agnostic: pools.agnostic.toTensor(), specific: pools.specific.toTensor() };
+      const L = this.data.batchesPerEpoch;
+      const stopAt = this.#options.stopAt ?? null;
+      try {
+        while (s.iteration < s.totalIterations) {
+          if (stopAt !== null && s.iteration >= stopAt) {
+            lastCheckpoint = (await this.saveCheckpoint('last')) ?? lastCheckpoint;
+            return await outcome('stopped');
           }
-          lastCheckpoint = (await this.saveCheckpoint('last')) ?? lastCheckpoint;
+          const i = s.batchInEpoch;
+          const result = await this.#iterate();
+          losses.push(result);
+          const validateNow =
+            (i + 1) % this.config.train.validFreq === 0 || i + 1 === L || s.iteration === s.totalIterations;
+          if (validateNow) {
+            if (this.#options.validation) {
+              lastValidation = await this.#validate();
+              const score = selectionScore(lastValidation);
+              await this.#emit({
+                type: 'validation',
+                iteration: s.iteration - 1,
+                epoch: s.epoch,
+                result: lastValidation,
+                score,
+              });
+              if (this.#options.selectBest && (s.best === null || score >= s.best.score)) {
+                s.best = { score, iteration: s.iteration - 1 };
+                await this.saveCheckpoint('best');
+              }
+            }
+            lastCheckpoint = (await this.saveCheckpoint('last')) ?? lastCheckpoint;
+          }
+          if (this.#options.signal?.aborted) {
+            lastCheckpoint = (await this.saveCheckpoint('interrupted')) ?? lastCheckpoint;
+            return await outcome('interrupted');
+          }
         }
-        if (this.#options.signal?.aborted) {
-          lastCheckpoint = (await this.saveCheckpoint('interrupted')) ?? lastCheckpoint;
-          return await outcome('interrupted');
-        }
+        return await outcome('completed');
+      } finally {
+        this.#disposePoolTensors();
       }
-      return await outcome('completed');
-    } finally {
-      this.#disposePoolTensors();
-    }
+    });
   }
 
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
     this.#disposePoolTensors();
+    this.#matmul.dispose();
     disposeHpOptimizers(this.optimizers);
     disposeHpModels(this.models);
   }

@@ -1,8 +1,8 @@
-import { selectBackend } from '@hpseg/core';
+import { selectBackend, setHostMatMul } from '@hpseg/core';
 import { localPositiveWeights } from '@hpseg/hidden-positives';
 import { ClusterProbe, ensureGradients, LinearProbe, ProjectionHead, SegHead } from '@hpseg/seg-head';
 import * as tf from '@tensorflow/tfjs-core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createHpOptimizers,
   disposeHpModels,
@@ -10,6 +10,8 @@ import {
   disposeStepGradients,
   type HpModels,
   OPTIMIZED_MODULES,
+  type OpenedMatMulEngine,
+  openMatMulEngine,
   type StepConfig,
   type StepDraws,
   type StepInputs,
@@ -130,12 +132,25 @@ function expectModules(models: HpModels, want: Modules, rtol: number, atol: numb
   }
 }
 
-describe.each(['cpu', 'wasm'] as const)(
-  'one whole official training step vs our PyTorch run.py order (%s)',
-  (backend) => {
+describe.each([
+  ['cpu', 'tfjs'],
+  ['wasm', 'tfjs'],
+  ['cpu', 'onnx'],
+  ['wasm', 'onnx'],
+] as const)(
+  "one whole official training step vs our PyTorch run.py order (%s backend, the heads' products on %s)",
+  (backend, matmulEngine) => {
+    let matmul: OpenedMatMulEngine;
     beforeAll(async () => {
       await selectBackend(backend);
       await ensureGradients();
+      matmul = await openMatMulEngine(matmulEngine);
+      expect(matmul.engine).toBe(matmulEngine);
+      setHostMatMul(matmul.host);
+    });
+    afterAll(() => {
+      setHostMatMul(undefined);
+      matmul.dispose();
     });
 
     it('two consecutive steps: LHP weights, losses, every gradient, the head-gradient norm, all weights after the optimiser steps', async () => {

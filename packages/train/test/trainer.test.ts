@@ -2,7 +2,7 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Backbone } from '@hpseg/backbone-vit';
-import { loadSafetensorsFile, saveSafetensorsFile, selectBackend } from '@hpseg/core';
+import { installedHostMatMul, loadSafetensorsFile, saveSafetensorsFile, selectBackend } from '@hpseg/core';
 import type { Dataset } from '@hpseg/datasets';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -131,6 +131,11 @@ describe('Trainer (synthetic data, random ViT)', () => {
     expect(runConfig.config.model.poolSize).toBe(16);
     expect(runConfig.seed).toBe(5);
     expect(runConfig.versions['@hpseg/train']).toBe('0.1.0');
+    // wasm with onnxruntime-node installed: the heads' products ran on ONNX Runtime, and the run says so
+    expect(runConfig.matmulEngine).toMatch(/^onnxruntime \(\d+ threads?\)$/);
+    const start = events.find((e) => e.type === 'start');
+    expect(start?.type === 'start' && start.matmulEngine).toBe(runConfig.matmulEngine);
+    expect(installedHostMatMul(), 'the run restores the previous host product when it ends').toBeUndefined();
     expect((await stat(runPaths(outDir).best)).size).toBeGreaterThan(1000);
     await expect(trainer.run()).rejects.toMatchObject({ code: 'E_ARG' });
     await trainer.dispose();
@@ -224,8 +229,9 @@ describe('runs of earlier releases (checkpoint format 1)', () => {
     expect(legacy.tensors.has('momentumHead.cluster1.0.weight')).toBe(true);
     expect(legacy.tensors.has('optimizer.clusterProbe.clusters.exp_avg')).toBe(true);
     expect(legacy.tensors.has('ema.cluster1.0.weight')).toBe(false);
-    // The TF.js loss engine reproduces the previous release's numbers to the bit; the fused engine (the
-    // default on wasm) equals them within float32 rounding (issue #12's exactness rule).
+    // The TF.js loss engine with the heads' products on tf.matMul reproduces the previous release's numbers
+    // to the bit; the defaults on wasm (fused loss, ONNX Runtime products) equal them within float32
+    // rounding (issue #12's exactness rule).
     const fusedDir = join(dir, 'legacy-fused');
     await mkdir(join(fusedDir, 'checkpoints'), { recursive: true });
     await copyFile(runPaths(outDir).last, runPaths(fusedDir).last);
@@ -236,7 +242,10 @@ describe('runs of earlier releases (checkpoint format 1)', () => {
       [outDir, 'tfjs'],
       [fusedDir, 'auto'],
     ] as const) {
-      const opened = await resumeRun(folder, { lossEngine });
+      const opened = await resumeRun(
+        folder,
+        lossEngine === 'tfjs' ? { lossEngine, matmulEngine: 'tfjs' } : { lossEngine },
+      );
       try {
         const outcome = await opened.trainer.run();
         expect(outcome.losses).toHaveLength(1);

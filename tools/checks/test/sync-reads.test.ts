@@ -42,6 +42,15 @@ const ALLOWED: readonly SyncRead[] = [
     line,
     why: "the fused HP-loss engine copies its inputs to its WebAssembly memory; `engine: 'auto'` picks it only on the wasm and cpu backends (HOST_BACKENDS), where tensors already live in host memory",
   })),
+  ...[
+    'a: a.dataSync() as Float32Array,',
+    'b: b.dataSync() as Float32Array,',
+    '...(bias === undefined ? {} : { bias: bias.dataSync() as Float32Array }),',
+  ].map((line) => ({
+    file: 'packages/core/src/host-matmul.ts',
+    line,
+    why: 'hostMatMul2d reads its operands to the host only through activeHostMatMul(), which is undefined unless the backend is wasm or cpu (HOST_MATMUL_BACKENDS), where tensors already live in host memory',
+  })),
   {
     file: 'packages/hidden-positives/src/local-positives.ts',
     line: 'attentionLogits.dataSync() as ArrayLike<number>,',

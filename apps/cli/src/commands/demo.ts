@@ -9,7 +9,14 @@ import {
   SYNTHETIC_VIT,
   syntheticSpecs,
 } from '@hpseg/train';
-import { backendFlag, engineFlag, intFlag, lossEngineFlag, optionalString } from '../args.js';
+import {
+  backendFlag,
+  engineFlag,
+  intFlag,
+  lossEngineFlag,
+  matmulEngineFlag,
+  optionalString,
+} from '../args.js';
 import type { Command } from '../command.js';
 import { engineOptions } from '../engine-options.js';
 import { EXIT_CODES, EXIT_OK } from '../errors.js';
@@ -67,6 +74,7 @@ export const demoCommand: Command = {
         backbone: engineOptions(engine),
         versions: await cliVersions(),
         lossEngine: lossEngineFlag(values, 'demo'),
+        matmulEngine: matmulEngineFlag(values, 'demo'),
         onEvent: trainReporter(io, { outDir: runDir, rates: loggedRates(config) }),
         ...(io.signal ? { signal: io.signal } : {}),
       },

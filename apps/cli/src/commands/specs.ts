@@ -9,6 +9,15 @@ const LOSS_ENGINE_FLAG: FlagSpec = {
   default: 'auto',
 };
 
+/** `--matmul-engine` of the commands that train. */
+const MATMUL_ENGINE_FLAG: FlagSpec = {
+  type: 'string',
+  value: 'auto|onnx|tfjs',
+  description:
+    "engine of the heads' matrix products: auto = ONNX Runtime's multi-threaded Gemm on the wasm and cpu backends when onnxruntime-node is installed, tf.matMul otherwise",
+  default: 'auto',
+};
+
 /** Flags shared by the commands that run models. */
 export const COMMON_FLAGS: Readonly<Record<string, FlagSpec>> = {
   backend: {
@@ -95,6 +104,7 @@ export const TRAIN_SPEC: CommandSpec = {
     'vit-heads': VIT_HEADS_FLAG,
     augment: AUGMENT_FLAG,
     'loss-engine': LOSS_ENGINE_FLAG,
+    'matmul-engine': MATMUL_ENGINE_FLAG,
     ...COMMON_FLAGS,
   },
   notes:
@@ -253,6 +263,7 @@ export const DEMO_SPEC: CommandSpec = {
       description: 'overrides of the demo configuration (camelCase)',
     },
     'loss-engine': LOSS_ENGINE_FLAG,
+    'matmul-engine': MATMUL_ENGINE_FLAG,
     ...COMMON_FLAGS,
   },
   notes:

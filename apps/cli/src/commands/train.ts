@@ -2,7 +2,15 @@ import { resolve } from 'node:path';
 import { HpError, isHpError, selectBackend } from '@hpseg/core';
 import type { HpConfig } from '@hpseg/hidden-positives';
 import { type OpenedRun, openRun, resumeRun, runPaths, type TrainOutcome } from '@hpseg/train';
-import { backendFlag, choiceFlag, engineFlag, intFlag, lossEngineFlag, optionalString } from '../args.js';
+import {
+  backendFlag,
+  choiceFlag,
+  engineFlag,
+  intFlag,
+  lossEngineFlag,
+  matmulEngineFlag,
+  optionalString,
+} from '../args.js';
 import type { Command } from '../command.js';
 import { engineOptions } from '../engine-options.js';
 import { EXIT_CODES, EXIT_OK } from '../errors.js';
@@ -81,6 +89,7 @@ export const trainCommand: Command = {
       stopAt: stopAtValue >= 0 ? stopAtValue : null,
       versions: await cliVersions(),
       lossEngine: lossEngineFlag(values, 'train'),
+      matmulEngine: matmulEngineFlag(values, 'train'),
       onEvent: (e: Parameters<ReturnType<typeof trainReporter>>[0]) => reporter?.(e),
       ...(io.signal ? { signal: io.signal } : {}),
     };
