@@ -107,3 +107,12 @@ export function hostMatMul2d(
   }
   return tf.tensor2d(values, [rows, cols]);
 }
+
+/**
+ * `Σ_rows x` of a 2-D `x [m, n]` → `[n]` (a bias gradient). With an active host matrix product it is the
+ * product `1ᵀ x` there; otherwise `tf.sum(x, 0)`, the op `@hpseg/seg-head` always used.
+ */
+export function hostColumnSums(x: tf.Tensor2D): tf.Tensor1D {
+  if (activeHostMatMul() === undefined) return tf.sum(x, 0) as tf.Tensor1D;
+  return tf.tidy(() => tf.reshape(hostMatMul2d(tf.ones([x.shape[0], 1]), x, true, false), [x.shape[1]]));
+}

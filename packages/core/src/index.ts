@@ -48,6 +48,7 @@ export type { HostMatMul, HostMatMulRequest } from './host-matmul.js';
 export {
   activeHostMatMul,
   HOST_MATMUL_BACKENDS,
+  hostColumnSums,
   hostMatMul2d,
   installedHostMatMul,
   setHostMatMul,

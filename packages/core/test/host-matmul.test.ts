@@ -5,6 +5,7 @@ import {
   activeHostMatMul,
   type HostMatMul,
   type HostMatMulRequest,
+  hostColumnSums,
   hostMatMul2d,
   installedHostMatMul,
   selectBackend,
@@ -123,6 +124,22 @@ describe('hostMatMul2d and the host matrix product registry', () => {
       tf.removeBackend('hpseg-test-device');
     }
     expect(activeHostMatMul()).toBe(ref);
+  });
+
+  it('hostColumnSums: the column sums (hand-computed), as 1ᵀx on the host product, tf.sum without one', () => {
+    const x = tf.tensor2d(A, [2, 3]);
+    for (const host of [false, true]) {
+      const ref = referenceHost();
+      setHostMatMul(host ? ref : undefined);
+      const before = tf.memory().numTensors;
+      const s = hostColumnSums(x);
+      expect(tf.memory().numTensors).toBe(before + 1);
+      expect(s.shape).toEqual([3]);
+      expect(Array.from(s.dataSync())).toEqual([5, 7, 9]);
+      expect(ref.calls.map((c) => [c.aShape, c.transA])).toEqual(host ? [[[2, 1], true]] : []);
+      s.dispose();
+    }
+    x.dispose();
   });
 
   it('setHostMatMul returns the product it replaces', () => {

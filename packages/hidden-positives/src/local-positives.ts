@@ -1,6 +1,7 @@
 import { assertNumber, describeValue, HpError } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { HOST_BACKENDS } from './fused/engine.js';
+import { mixLocalHost, mixLocalHostTransposed } from './fused/local-mix.js';
 import { localWeightsHost } from './fused/local-weights.js';
 import { type GridSize, parseGrid } from './grid.js';
 
@@ -146,6 +147,12 @@ export function localPositiveWeights(attentionLogits: tf.Tensor, options: LocalP
 }
 
 export interface MixLocalPositivesOptions {
+  /**
+   * `'tfjs'`: TF.js ops (9 shifted slices per pass); `'fused'`: one host pass per direction
+   * (src/fused/local-mix.ts), bit for bit the same float32 results; `'auto'` (default): fused on the
+   * `wasm` and `cpu` backends.
+   */
+  readonly engine?: 'auto' | 'tfjs' | 'fused';
   /** Needed only for token-major `code` `[N, D]` with a non-square grid. */
   readonly gridSize?: GridSize;
 }
@@ -194,6 +201,28 @@ export function mixLocalPositives(
     );
   }
   const shape = code.shape;
+  const engine = options.engine ?? 'auto';
+  if (engine !== 'auto' && engine !== 'tfjs' && engine !== 'fused') {
+    throw new HpError(
+      'E_ARG',
+      `${fn}: engine is invalid: expected one of 'auto', 'tfjs', 'fused', got ${describeValue(engine)}`,
+    );
+  }
+  if (engine === 'fused' || (engine === 'auto' && HOST_BACKENDS.has(tf.getBackend()))) {
+    const hostMix = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [c, wts] = args as [tf.Tensor, tf.Tensor];
+      const wv = wts.dataSync() as Float32Array;
+      const value = tf.tensor4d(mixLocalHost(c.dataSync() as Float32Array, wv, batch, h, w, d), [batch, h, w, d]);
+      return {
+        value,
+        gradFunc: (dy: tf.Tensor) => [
+          tf.tensor(mixLocalHostTransposed(dy.dataSync() as Float32Array, wv, batch, h, w, d), shape),
+          tf.zerosLike(wts),
+        ],
+      };
+    });
+    return hostMix(code, weights) as tf.Tensor4D;
+  }
   // Explicit gradient, so the mix works without tfjs-core's registered gradients (which plain Node
   // ESM cannot import): d code[j] = Σ_k (weights_k ⊙ dy)[j − offset_k], the same window shifted back.
   const mix = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {

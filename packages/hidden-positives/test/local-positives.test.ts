@@ -38,16 +38,77 @@ for (const [backend, engine] of [
             ).length,
         );
         expect(kept).toEqual(c.keptPerImage);
-        const mixed = mixLocalPositives(code, weights);
+        const mixed = mixLocalPositives(code, weights, { engine });
         expect(mixed.shape).toEqual(c.codeShape);
         expectClose(mixed.dataSync(), c.mixedNHWC, TOL, 'mixed');
         // token-major input gives the same result
         const d = c.codeShape[3];
-        const mixed2 = mixLocalPositives(tf.reshape(code, [-1, d]), weights, { gridSize: c.gridSize });
+        const mixed2 = mixLocalPositives(tf.reshape(code, [-1, d]), weights, { gridSize: c.gridSize, engine });
         expectClose(mixed2.dataSync(), c.mixedNHWC, TOL, 'mixed token-major');
         tf.dispose([attn, code, weights, mixed, mixed2]);
       });
     }
+  });
+}
+
+for (const backend of ['cpu', 'wasm'] as const) {
+  describe(`mixLocalPositives: the fused (host) engine is the TF.js engine bit for bit (${backend})`, () => {
+    beforeAll(async () => {
+      await selectBackend(backend);
+    });
+
+    /** Elementwise Object.is (so −0 and +0 differ): the index of the first difference, or −1. */
+    const firstDifference = (a: tf.Tensor, b: tf.Tensor) => {
+      const x = a.dataSync();
+      const y = b.dataSync();
+      expect(x.length).toBe(y.length);
+      for (let i = 0; i < x.length; i++) if (!Object.is(x[i], y[i])) return i;
+      return -1;
+    };
+
+    it('value and gradient on a 5×7 grid (corners, edges), D = 13, with zero and negative weights', () => {
+      const [B, h, w, D] = [2, 5, 7, 13];
+      const code = tf.randomNormal([B, h, w, D], 0, 1, 'float32', 7) as tf.Tensor4D;
+      const raw = tf.randomUniform([B, h * w, 9], -0.3, 1, 'float32', 8);
+      const weights = tf.tidy(() => tf.where(tf.less(raw, 0), tf.zerosLike(raw), raw)) as tf.Tensor3D;
+      const negative = tf.neg(weights) as tf.Tensor3D; // every product −0 or negative: the zero signs must match too
+      const dy = tf.randomNormal([B, h, w, D], 0, 1, 'float32', 9);
+      for (const wts of [weights, negative, raw as tf.Tensor3D]) {
+        const run = (engine: 'tfjs' | 'fused') =>
+          tf.tidy(() => {
+            const f = (c: tf.Tensor) => mixLocalPositives(c, wts, { engine });
+            const value = f(code);
+            const grad = tf.grad(f)(code, dy);
+            const tokenMajor = mixLocalPositives(tf.reshape(code, [-1, D]), wts, { gridSize: [h, w], engine });
+            return [value, grad, tokenMajor];
+          });
+        const ref = run('tfjs');
+        const before = tf.memory().numTensors;
+        const got = run('fused');
+        expect(tf.memory().numTensors, 'value, gradient and token-major value only').toBe(before + 3);
+        for (const [i, t] of got.entries()) expect(firstDifference(t, ref[i]!), `output ${i}`).toBe(-1);
+        expect(got[1]!.shape).toEqual([B, h, w, D]);
+        expect(Array.from(got[0]!.dataSync()).some((v) => v !== 0)).toBe(true);
+        tf.dispose([...ref, ...got]);
+      }
+      tf.dispose([code, raw, weights, negative, dy]);
+    });
+
+    it('leaves only its result behind; the weights get a zero gradient', () => {
+      const code = tf.randomNormal([1, 3, 3, 4], 0, 1, 'float32', 1);
+      const weights = tf.randomUniform([1, 9, 9], 0, 1, 'float32', 2);
+      expectNoLeak(
+        () => mixLocalPositives(code, weights, { engine: 'fused' }),
+        (out) => [out],
+      );
+      const gw = tf.grad((wt: tf.Tensor) => mixLocalPositives(code, wt, { engine: 'fused' }))(weights);
+      expect(Array.from(gw.dataSync()).every((v) => v === 0)).toBe(true);
+      expect(catchError(() => mixLocalPositives(code, weights, { engine: 'simd' as never }))).toMatchObject({
+        code: 'E_ARG',
+        message: expect.stringContaining("expected one of 'auto', 'tfjs', 'fused', got \"simd\""),
+      });
+      tf.dispose([code, weights, gw]);
+    });
   });
 }
 

@@ -1,4 +1,4 @@
-import { hostMatMul2d } from '@hpseg/core';
+import { hostColumnSums, hostMatMul2d } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
@@ -19,7 +19,7 @@ export const dense: (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tenso
       const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
       const dx = hostMatMul2d(dy as tf.Tensor2D, ws, false, true); // [N, in]
       const dw = hostMatMul2d(xs, dy as tf.Tensor2D, true, false); // [in, out]
-      const db = tf.sum(dy, 0); // [out]
+      const db = hostColumnSums(dy as tf.Tensor2D); // [out]
       return [dx, dw, db];
     };
     return { value, gradFunc };
@@ -42,7 +42,7 @@ export const denseConstantInput: (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D
       const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs] = saved as [tf.Tensor2D];
         const dw = hostMatMul2d(xs, dy as tf.Tensor2D, true, false); // [in, out]
-        const db = tf.sum(dy, 0); // [out]
+        const db = hostColumnSums(dy as tf.Tensor2D); // [out]
         return [tf.scalar(0), dw, db];
       };
       return { value, gradFunc };
