@@ -50,6 +50,7 @@ export {
   HOST_MATMUL_BACKENDS,
   hostColumnSums,
   hostMatMul2d,
+  hostValues,
   installedHostMatMul,
   setHostMatMul,
 } from './host-matmul.js';

@@ -7,6 +7,7 @@ import {
   type HostMatMulRequest,
   hostColumnSums,
   hostMatMul2d,
+  hostValues,
   installedHostMatMul,
   selectBackend,
   setHostMatMul,
@@ -140,6 +141,24 @@ describe('hostMatMul2d and the host matrix product registry', () => {
       s.dispose();
     }
     x.dispose();
+  });
+
+  it('hostValues: a view of the heap on wasm (no copy), the values elsewhere; int tensors are copied', async () => {
+    try {
+      for (const backend of ['wasm', 'cpu'] as const) {
+        await selectBackend(backend);
+        const t = tf.tensor2d([1.5, -2, 3, 4.25], [2, 2]);
+        const v = hostValues(t);
+        expect(Array.from(v)).toEqual([1.5, -2, 3, 4.25]);
+        const heap = (tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm?.HEAPU8;
+        expect(v.buffer === heap?.buffer, backend).toBe(backend === 'wasm');
+        const i = tf.tensor1d([1, 2], 'int32');
+        expect(Array.from(hostValues(i))).toEqual([1, 2]);
+        tf.dispose([t, i]);
+      }
+    } finally {
+      await selectBackend('cpu');
+    }
   });
 
   it('setHostMatMul returns the product it replaces', () => {

@@ -1,4 +1,4 @@
-import { assertNumber, describeValue, HpError } from '@hpseg/core';
+import { assertNumber, describeValue, HpError, hostValues } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { HOST_BACKENDS } from './fused/engine.js';
 import { mixLocalHost, mixLocalHostTransposed } from './fused/local-mix.js';
@@ -211,12 +211,12 @@ export function mixLocalPositives(
   if (engine === 'fused' || (engine === 'auto' && HOST_BACKENDS.has(tf.getBackend()))) {
     const hostMix = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const [c, wts] = args as [tf.Tensor, tf.Tensor];
-      const wv = wts.dataSync() as Float32Array;
-      const value = tf.tensor4d(mixLocalHost(c.dataSync() as Float32Array, wv, batch, h, w, d), [batch, h, w, d]);
+      const wv = wts.dataSync() as Float32Array; // a copy: the gradient uses it after other ops ran
+      const value = tf.tensor4d(mixLocalHost(hostValues(c), wv, batch, h, w, d), [batch, h, w, d]);
       return {
         value,
         gradFunc: (dy: tf.Tensor) => [
-          tf.tensor(mixLocalHostTransposed(dy.dataSync() as Float32Array, wv, batch, h, w, d), shape),
+          tf.tensor(mixLocalHostTransposed(hostValues(dy), wv, batch, h, w, d), shape),
           tf.zerosLike(wts),
         ],
       };

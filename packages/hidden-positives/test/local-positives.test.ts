@@ -43,7 +43,10 @@ for (const [backend, engine] of [
         expectClose(mixed.dataSync(), c.mixedNHWC, TOL, 'mixed');
         // token-major input gives the same result
         const d = c.codeShape[3];
-        const mixed2 = mixLocalPositives(tf.reshape(code, [-1, d]), weights, { gridSize: c.gridSize, engine });
+        const mixed2 = mixLocalPositives(tf.reshape(code, [-1, d]), weights, {
+          gridSize: c.gridSize,
+          engine,
+        });
         expectClose(mixed2.dataSync(), c.mixedNHWC, TOL, 'mixed token-major');
         tf.dispose([attn, code, weights, mixed, mixed2]);
       });
@@ -79,7 +82,10 @@ for (const backend of ['cpu', 'wasm'] as const) {
             const f = (c: tf.Tensor) => mixLocalPositives(c, wts, { engine });
             const value = f(code);
             const grad = tf.grad(f)(code, dy);
-            const tokenMajor = mixLocalPositives(tf.reshape(code, [-1, D]), wts, { gridSize: [h, w], engine });
+            const tokenMajor = mixLocalPositives(tf.reshape(code, [-1, D]), wts, {
+              gridSize: [h, w],
+              engine,
+            });
             return [value, grad, tokenMajor];
           });
         const ref = run('tfjs');
