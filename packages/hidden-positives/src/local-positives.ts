@@ -1,7 +1,7 @@
 import { assertNumber, describeValue, HpError, hostValues } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
-import { HOST_BACKENDS } from './fused/engine.js';
-import { mixLocalHost, mixLocalHostTransposed } from './fused/local-mix.js';
+import { fusedPool, HOST_BACKENDS } from './fused/engine.js';
+import { mixLocalFused } from './fused/local-mix.js';
 import { localWeightsHost } from './fused/local-weights.js';
 import { type GridSize, parseGrid } from './grid.js';
 
@@ -148,9 +148,9 @@ export function localPositiveWeights(attentionLogits: tf.Tensor, options: LocalP
 
 export interface MixLocalPositivesOptions {
   /**
-   * `'tfjs'`: TF.js ops (9 shifted slices per pass); `'fused'`: one host pass per direction
-   * (src/fused/local-mix.ts), bit for bit the same float32 results; `'auto'` (default): fused on the
-   * `wasm` and `cpu` backends.
+   * `'tfjs'`: TF.js ops (9 shifted slices per pass); `'fused'`: one pass per direction on the fused
+   * engine's threads (src/fused/local-mix.ts, `initFusedLoss`), bit for bit the same float32 results;
+   * `'auto'` (default): fused on the `wasm` and `cpu` backends.
    */
   readonly engine?: 'auto' | 'tfjs' | 'fused';
   /** Needed only for token-major `code` `[N, D]` with a non-square grid. */
@@ -212,11 +212,12 @@ export function mixLocalPositives(
     const hostMix = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const [c, wts] = args as [tf.Tensor, tf.Tensor];
       const wv = wts.dataSync() as Float32Array; // a copy: the gradient uses it after other ops ran
-      const value = tf.tensor4d(mixLocalHost(hostValues(c), wv, batch, h, w, d), [batch, h, w, d]);
+      const grid = { batch, h, w, d };
+      const value = tf.tensor4d(mixLocalFused(fusedPool(), hostValues(c), wv, grid, false), [batch, h, w, d]);
       return {
         value,
         gradFunc: (dy: tf.Tensor) => [
-          tf.tensor(mixLocalHostTransposed(hostValues(dy), wv, batch, h, w, d), shape),
+          tf.tensor(mixLocalFused(fusedPool(), hostValues(dy), wv, grid, true), shape),
           tf.zerosLike(wts),
         ],
       };

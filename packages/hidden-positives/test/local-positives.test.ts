@@ -1,7 +1,13 @@
 import { selectBackend } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_WINDOW_OFFSETS, localPositiveWeights, mixLocalPositives } from '../src/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  disposeFusedLoss,
+  initFusedLoss,
+  LOCAL_WINDOW_OFFSETS,
+  localPositiveWeights,
+  mixLocalPositives,
+} from '../src/index.js';
 import type { LocalCase } from './fixture-types.js';
 import { catchError, expectClose, expectNoLeak, fixture } from './helpers.js';
 
@@ -54,10 +60,24 @@ for (const [backend, engine] of [
   });
 }
 
-for (const backend of ['cpu', 'wasm'] as const) {
-  describe(`mixLocalPositives: the fused (host) engine is the TF.js engine bit for bit (${backend})`, () => {
+for (const [backend, threads] of [
+  ['cpu', 1],
+  ['wasm', 1],
+  ['wasm', 2],
+] as const) {
+  describe(`mixLocalPositives: the fused engine is the TF.js engine bit for bit (${backend}, ${threads} thread${threads > 1 ? 's' : ''})`, () => {
     beforeAll(async () => {
       await selectBackend(backend);
+      if (threads > 1) await initFusedLoss({ threads });
+    });
+    afterAll(async () => {
+      await disposeFusedLoss();
+    });
+
+    it('the window order is the one the fused task assumes: k = 3·(di + 1) + (dj + 1)', () => {
+      LOCAL_WINDOW_OFFSETS.forEach(([di, dj], k) => {
+        expect(k).toBe(3 * (di + 1) + (dj + 1));
+      });
     });
 
     /** Elementwise Object.is (so −0 and +0 differ): the index of the first difference, or −1. */

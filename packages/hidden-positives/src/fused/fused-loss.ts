@@ -84,7 +84,7 @@ const DENSE_UNIT = 64;
 /** Column block of the symmetric join: 256 rows of 384–512 floats stay in a 2 MiB L2. */
 const JOIN_BLOCK = 256;
 
-const rowStride = (cols: number) => Math.ceil((cols * 4) / ROW_ALIGN) * ROW_ALIGN;
+export const rowStride = (cols: number) => Math.ceil((cols * 4) / ROW_ALIGN) * ROW_ALIGN;
 
 /** Scale of the int16 copies of the unit rows for the integer passes (|x_k| ≤ 1 → |q_k| ≤ 32767). */
 const QUANT_SCALE = 32767;
@@ -104,7 +104,7 @@ function quantizationBound(l1a: number, l1b: number, sqa: number, sqb: number, c
   );
 }
 
-class Arena {
+export class Arena {
   top = ROW_ALIGN;
   alloc(bytes: number): number {
     const at = this.top;
@@ -114,7 +114,7 @@ class Arena {
 }
 
 /** Copies `rows` rows of `cols` floats into the memory at `ptr`, `stride` bytes apart (padding left 0). */
-function putRows(
+export function putRows(
   f32: Float32Array,
   ptr: number,
   stride: number,
@@ -135,7 +135,13 @@ function putRows(
   }
 }
 
-function getRows(f32: Float32Array, ptr: number, stride: number, rows: number, cols: number): Float32Array {
+export function getRows(
+  f32: Float32Array,
+  ptr: number,
+  stride: number,
+  rows: number,
+  cols: number,
+): Float32Array {
   const out = new Float32Array(rows * cols);
   const base = ptr >>> 2;
   const step = stride >>> 2;

@@ -103,6 +103,7 @@ export interface Kernels {
   ): void;
   popcountRows(bits: number, rowBytes: number, i0: number, i1: number, out: number): void;
   addInto(dst: number, src: number, bytes: number): void;
+  scaleAddRow(out: number, x: number, w: number, bytes: number, first: number): void;
 }
 
 /** Rows are padded to a multiple of this many bytes (16 floats), as the kernels require. */

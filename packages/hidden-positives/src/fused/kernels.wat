@@ -741,4 +741,18 @@
         (f32x4.add (v128.load (i32.add (local.get $dst) (local.get $k))) (v128.load (i32.add (local.get $src) (local.get $k)))))
       (local.set $k (i32.add (local.get $k) (i32.const 16)))
       (br $next))))
+;; out[k] = x[k] · w (first ≠ 0) or out[k] = out[k] + x[k] · w, for `bytes` bytes (a multiple of 16): in
+;; each lane one float32 product, then one float32 sum, the operations of TF.js's Mul and Add (the LHP mix,
+;; local-mix.ts, is bit for bit its TF.js engine this way).
+  (func (export "scaleAddRow") (param $out i32) (param $x i32) (param $w f32) (param $bytes i32) (param $first i32)
+    (local $k i32) (local $ws v128) (local $p v128)
+    (local.set $ws (f32x4.splat (local.get $w)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $k) (local.get $bytes)))
+      (local.set $p (f32x4.mul (v128.load (i32.add (local.get $x) (local.get $k))) (local.get $ws)))
+      (if (i32.eqz (local.get $first))
+        (then (local.set $p (f32x4.add (v128.load (i32.add (local.get $out) (local.get $k))) (local.get $p)))))
+      (v128.store (i32.add (local.get $out) (local.get $k)) (local.get $p))
+      (local.set $k (i32.add (local.get $k) (i32.const 16)))
+      (br $next))))
 )

@@ -14,6 +14,7 @@ export const TASK_COUNTS = 4;
 export const TASK_GROUPS = 5;
 export const TASK_REDUCE = 6;
 export const TASK_QUANTIZE = 7;
+export const TASK_MIX = 8;
 
 export const FILL_PARAMS = ['ptr', 'bytes'] as const;
 /** xq, pq: int16 copies of x and the pool (0: the float kernel alone), approx: [n + 4] f32 scratch; eps in f64[0]. */
@@ -75,6 +76,25 @@ export const GROUP_PARAMS = [
   'lossOut', // [threads, 2] f64: partial loss, extra entries
 ] as const;
 export const GROUP_F64 = { invTau: 0, lambda: 1 } as const;
+/**
+ * The LHP mix (local-mix.ts): x, out `[B·h·w, stride]` rows zero-padded to `len` bytes, weights `[B·h·w, 9]`
+ * f32 in the window order (k = 3·(di + 1) + (dj + 1), row-major), zero: one zero row; adjoint 1 for the
+ * gradient.
+ */
+export const MIX_PARAMS = [
+  'x',
+  'out',
+  'weights',
+  'zero',
+  'batch',
+  'h',
+  'w',
+  'stride',
+  'len',
+  'adjoint',
+] as const;
+/** Grid positions per chunk of the mix. */
+const MIX_CHUNK = 64;
 
 /** One thread's view of the shared memory and its instance of the kernels. */
 export class ThreadContext {
@@ -202,6 +222,45 @@ export function runTask(
               p.rowBytes,
               eps,
             );
+          }
+        }
+      });
+      return;
+    }
+    case TASK_MIX: {
+      // out[pos] = Σ_k w · x[neighbour] in k order, term 0 first (forward: the neighbour pos + offset_k with the
+      // weight of pos, a zero row outside; adjoint: the neighbour pos − offset_k with its own weight, a zero row
+      // and weight 0 outside), as local-positives.ts's TF.js engine orders its Mul and Add.
+      const p = readParams(control, MIX_PARAMS);
+      const { f32 } = ctx.views();
+      const hw = p.h * p.w;
+      const n = p.batch * hw;
+      const wBase = p.weights >>> 2;
+      const sign = p.adjoint === 1 ? -1 : 1;
+      eachChunk(control, Math.ceil(n / MIX_CHUNK), (c) => {
+        const end = Math.min(n, (c + 1) * MIX_CHUNK);
+        for (let pos = c * MIX_CHUNK; pos < end; pos += 1) {
+          const b = Math.floor(pos / hw);
+          const i = Math.floor((pos - b * hw) / p.w);
+          const j = pos - b * hw - i * p.w;
+          const out = p.out + pos * p.stride;
+          for (let t = 0; t < 9; t += 1) {
+            const ii = i + sign * (Math.floor(t / 3) - 1);
+            const jj = j + sign * ((t % 3) - 1);
+            const inside = ii >= 0 && ii < p.h && jj >= 0 && jj < p.w;
+            const other = (b * p.h + ii) * p.w + jj;
+            let src = p.zero;
+            let weight = 0;
+            if (p.adjoint === 1) {
+              if (inside) {
+                src = p.x + other * p.stride;
+                weight = f32[wBase + other * 9 + t]!;
+              }
+            } else {
+              weight = f32[wBase + pos * 9 + t]!;
+              if (inside) src = p.x + other * p.stride;
+            }
+            k.scaleAddRow(out, src, weight, p.len, t === 0 ? 1 : 0);
           }
         }
       });
