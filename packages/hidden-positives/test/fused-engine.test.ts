@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { l2Normalize, selectBackend } from '@hpseg/core';
+import { l2Normalize, selectBackend, setHostMatMul } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 import seedrandom from 'seedrandom';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ import {
   initFusedLoss,
   resolveLossEngine,
 } from '../src/index.js';
-import { catchError, expectClose, expectNoLeak } from './helpers.js';
+import { catchError, expectClose, expectNoLeak, referenceHostMatMul } from './helpers.js';
 
 /** Clustered selection features, so that every image has positives at ρ < 1 too. */
 function clusteredInputs(batch: number, grid: number, d: number, c: number, q: number, seed: number) {
@@ -62,9 +62,15 @@ function expectSameResult(a: ReturnType<typeof lossAndGrads>, b: ReturnType<type
   expect(Math.max(...Array.from(b.gz, Math.abs))).toBeGreaterThan(1e-4);
 }
 
-for (const threads of [1, 2]) {
-  describe(`fused engine equals the TF.js engine (wasm, ${threads} thread${threads > 1 ? 's' : ''})`, () => {
+for (const [threads, product] of [
+  [1, false],
+  [2, false],
+  [2, true],
+] as const) {
+  const label = `wasm, ${threads} thread${threads > 1 ? 's' : ''}${product ? ', dense phases on a host matrix product' : ''}`;
+  describe(`fused engine equals the TF.js engine (${label})`, () => {
     let x: Tensors;
+    const host = referenceHostMatMul();
     beforeAll(async () => {
       await selectBackend('wasm');
       await initFusedLoss({ threads });
@@ -73,7 +79,18 @@ for (const threads of [1, 2]) {
     afterAll(async () => {
       tf.dispose(Object.values(x));
       await disposeFusedLoss();
+      // The TF.js engine does not use the product; the fused one asked it for criteria and pairs.
+      if (product) expect(host.calls).toBeGreaterThan(0);
     });
+    /** The fused engine's result, with the host product installed for it alone when this run has one. */
+    const fused = (options: Partial<HiddenPositiveLossInputs>) => {
+      if (product) setHostMatMul(host);
+      try {
+        return lossAndGrads(x, { ...options, engine: 'fused' });
+      } finally {
+        setHostMatMul(undefined);
+      }
+    };
 
     it('runs on the requested threads', () => {
       expect(fusedLossThreads()).toBe(threads);
@@ -81,44 +98,35 @@ for (const threads of [1, 2]) {
 
     it('ρ = 0.3 from a seed: the same Bernoulli draw as tf.randomUniform(...) < ρ', () => {
       const opts = { negativeKeepRatio: 0.3, seed: 11 };
-      expectSameResult(
-        lossAndGrads(x, { ...opts, engine: 'fused' }),
-        lossAndGrads(x, { ...opts, engine: 'tfjs' }),
-      );
+      expectSameResult(fused(opts), lossAndGrads(x, { ...opts, engine: 'tfjs' }));
       // another seed gives another draw on both
-      const other = lossAndGrads(x, { negativeKeepRatio: 0.3, seed: 12, engine: 'fused' });
-      expect(Math.abs(other.loss - lossAndGrads(x, { ...opts, engine: 'fused' }).loss)).toBeGreaterThan(1e-4);
+      const other = fused({ negativeKeepRatio: 0.3, seed: 12 });
+      expect(Math.abs(other.loss - fused(opts).loss)).toBeGreaterThan(1e-4);
     });
 
     it('an injected bool negativeMask, λ = 0 and λ = 1', () => {
       const mask = tf.tidy(() => tf.less(tf.randomUniform([16, 80], 0, 1, 'float32', 5), 0.4)) as tf.Tensor2D;
       for (const lambda of [0, 1]) {
         const opts = { negativeMask: mask, lambda };
-        expectSameResult(
-          lossAndGrads(x, { ...opts, engine: 'fused' }),
-          lossAndGrads(x, { ...opts, engine: 'tfjs' }),
-        );
+        expectSameResult(fused(opts), lossAndGrads(x, { ...opts, engine: 'tfjs' }));
       }
       mask.dispose();
     });
 
     it('ρ = 1 (every token a negative)', () => {
-      expectSameResult(lossAndGrads(x, { engine: 'fused' }), lossAndGrads(x, { engine: 'tfjs' }));
+      expectSameResult(fused({}), lossAndGrads(x, { engine: 'tfjs' }));
     });
 
     it('an all-zero mask: anchors outside V have an empty contrast set and contribute 0', () => {
       const zeros = tf.zeros([16, 80]) as tf.Tensor2D;
       const opts = { negativeMask: zeros };
-      expectSameResult(
-        lossAndGrads(x, { ...opts, engine: 'fused' }),
-        lossAndGrads(x, { ...opts, engine: 'tfjs' }),
-      );
+      expectSameResult(fused(opts), lossAndGrads(x, { ...opts, engine: 'tfjs' }));
       zeros.dispose();
     });
 
     it('is deterministic: the same inputs give bit-identical results', () => {
-      const a = lossAndGrads(x, { negativeKeepRatio: 0.3, seed: 4, engine: 'fused' });
-      const b = lossAndGrads(x, { negativeKeepRatio: 0.3, seed: 4, engine: 'fused' });
+      const a = fused({ negativeKeepRatio: 0.3, seed: 4 });
+      const b = fused({ negativeKeepRatio: 0.3, seed: 4 });
       expect(a.loss).toBe(b.loss);
       expect(Array.from(a.gz)).toEqual(Array.from(b.gz));
     });
@@ -199,7 +207,7 @@ describe('engine choice and options', () => {
 
   it('started workers do not keep the process alive (no dispose)', () => {
     const script = `
-      import { l2Normalize, selectBackend } from '@hpseg/core';
+      import { l2Normalize, selectBackend, setHostMatMul } from '@hpseg/core';
       import * as tf from '@tensorflow/tfjs-core';
       import { fusedLossThreads, hiddenPositiveLoss, initFusedLoss } from './src/index.ts';
       await selectBackend('cpu');

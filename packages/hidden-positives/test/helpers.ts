@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { HostMatMul, HostMatMulRequest } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'vitest';
 
@@ -44,4 +45,37 @@ export function catchError(fn: () => unknown): { code?: string; message: string 
     return error as { code?: string; message: string };
   }
   throw new Error('expected an error');
+}
+
+/**
+ * A host matrix product for the tests (@hpseg/core `HostMatMul`): each output a float32 sum in increasing k
+ * (one rounding per product and per sum), the order of a plain float32 loop; it counts its calls.
+ */
+export function referenceHostMatMul(): HostMatMul & { calls: number } {
+  const f = Math.fround;
+  const product = {
+    name: 'reference float32 loop (test)',
+    calls: 0,
+    run(r: HostMatMulRequest): Float32Array {
+      product.calls += 1;
+      const [ar, ac] = r.aShape;
+      const [br, bc] = r.bShape;
+      const m = r.transA ? ac : ar;
+      const k = r.transA ? ar : ac;
+      const n = r.transB ? br : bc;
+      const out = new Float32Array(m * n);
+      for (let i = 0; i < m; i++)
+        for (let j = 0; j < n; j++) {
+          let s = r.bias ? r.bias[j]! : 0;
+          for (let p = 0; p < k; p++) {
+            const a = r.transA ? r.a[p * ac + i]! : r.a[i * ac + p]!;
+            const b = r.transB ? r.b[j * bc + p]! : r.b[p * bc + j]!;
+            s = f(s + f(a * b));
+          }
+          out[i * n + j] = s;
+        }
+      return out;
+    },
+  };
+  return product;
 }

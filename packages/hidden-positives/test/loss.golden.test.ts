@@ -1,4 +1,4 @@
-import { selectBackend } from '@hpseg/core';
+import { selectBackend, setHostMatMul } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -9,7 +9,7 @@ import {
   initFusedLoss,
 } from '../src/index.js';
 import type { LossCase } from './fixture-types.js';
-import { expectClose, fixture } from './helpers.js';
+import { expectClose, fixture, referenceHostMatMul } from './helpers.js';
 
 const golden = fixture<{
   cases: LossCase[];
@@ -47,23 +47,35 @@ function inputsOf(c: LossCase) {
 }
 
 /** Every engine on both CPU backends; the fused engine once on the calling thread and once on 2 threads. */
-const RUNS: { backend: 'cpu' | 'wasm'; engine: HiddenPositiveLossEngine; threads?: number }[] = [
+/** …and once with a host matrix product installed, which the fused engine's dense phases then use. */
+const RUNS: {
+  backend: 'cpu' | 'wasm';
+  engine: HiddenPositiveLossEngine;
+  threads?: number;
+  product?: true;
+}[] = [
   { backend: 'cpu', engine: 'tfjs' },
   { backend: 'wasm', engine: 'tfjs' },
   { backend: 'cpu', engine: 'fused' },
   { backend: 'wasm', engine: 'fused', threads: 2 },
+  { backend: 'wasm', engine: 'fused', threads: 2, product: true },
 ];
 
-for (const { backend, engine, threads } of RUNS) {
-  const label = `${backend}, engine ${engine}${threads ? `, ${threads} threads` : ''}`;
+for (const { backend, engine, threads, product } of RUNS) {
+  const label = `${backend}, engine ${engine}${threads ? `, ${threads} threads` : ''}${product ? ', host matrix product' : ''}`;
   describe(`hiddenPositiveLoss equals the PyTorch reference (${label})`, () => {
+    const host = referenceHostMatMul();
     beforeAll(async () => {
       await selectBackend(backend);
       if (threads) await initFusedLoss({ threads });
+      if (product) setHostMatMul(host);
     });
     afterAll(async () => {
+      setHostMatMul(undefined);
       tf.disposeVariables();
       await disposeFusedLoss();
+      // the dense phases did run on the product (criteria and pairs: calls in every case)
+      if (product) expect(host.calls).toBeGreaterThan(golden.cases.length);
     });
 
     for (const c of golden.cases) {

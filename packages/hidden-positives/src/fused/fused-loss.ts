@@ -13,6 +13,7 @@
  * No [P, N] float matrix is ever built.
  */
 
+import type { HostMatMul } from '@hpseg/core';
 import seedrandom from 'seedrandom';
 import { writeParams } from './control.js';
 import type { FusedLossProfiler } from './engine.js';
@@ -67,6 +68,12 @@ export interface FusedLossData {
     | { readonly seed: number; readonly below: number }
     | null;
   readonly withGrad: boolean;
+  /**
+   * A host matrix product (@hpseg/core `activeHostMatMul`, e.g. ONNX Runtime's multi-threaded Gemm): when
+   * given, the dense phases (criteria and positive pairs) take their dot products from it, block by block,
+   * instead of the int16-then-float32 kernels (`productCriteria`, `productJoin`).
+   */
+  readonly product?: HostMatMul;
   /** Told the wall time of each phase and the sampled entries (benchmarks). */
   readonly profiler?: FusedLossProfiler;
 }
@@ -275,10 +282,12 @@ export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): F
     }
     return { l1, sq };
   };
-  const normsF = quantize(at.f, strideC, at.fq, n);
-  const normsPoolAg = quantize(at.poolAg, strideC, at.poolAgQ, q);
-  const normsS = withSp ? quantize(at.s, strideDm, at.sq, n) : { l1: 0, sq: 0 };
-  const normsPoolSp = withSp ? quantize(at.poolSp, strideDm, at.poolSpQ, qs) : { l1: 0, sq: 0 };
+  const product = data.product;
+  const none = { l1: 0, sq: 0 };
+  const normsF = product ? none : quantize(at.f, strideC, at.fq, n);
+  const normsPoolAg = product ? none : quantize(at.poolAg, strideC, at.poolAgQ, q);
+  const normsS = withSp && !product ? quantize(at.s, strideDm, at.sq, n) : none;
+  const normsPoolSp = withSp && !product ? quantize(at.poolSp, strideDm, at.poolSpQ, qs) : none;
   const bound = (a: { l1: number; sq: number }, b: { l1: number; sq: number }, cols: number) =>
     quantizationBound(a.l1, b.l1, a.sq, b.sq, cols);
   phase('int16 copies');
@@ -313,11 +322,17 @@ export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): F
   };
   // The calling thread draws R while the workers start on the first criterion (shared chunks balance it).
   let rows: NegativeRows | undefined;
-  criterion(at.f, strideC, at.poolAg, q, at.cAg, at.fq, at.poolAgQ, bound(normsF, normsPoolAg, c), () => {
+  if (product) {
     rows = negativeRows(data.keep, p, n);
-  });
-  if (withSp)
-    criterion(at.s, strideDm, at.poolSp, qs, at.cSp, at.sq, at.poolSpQ, bound(normsS, normsPoolSp, dm));
+    productCriteria(product, data.f, c, data.poolAg, q, views(pool).f32, at.cAg);
+    if (withSp) productCriteria(product, data.s!, dm, data.poolSp!, qs, views(pool).f32, at.cSp);
+  } else {
+    criterion(at.f, strideC, at.poolAg, q, at.cAg, at.fq, at.poolAgQ, bound(normsF, normsPoolAg, c), () => {
+      rows = negativeRows(data.keep, p, n);
+    });
+    if (withSp)
+      criterion(at.s, strideDm, at.poolSp, qs, at.cSp, at.sq, at.poolSpQ, bound(normsS, normsPoolSp, dm));
+  }
   phase('criteria, mask rows');
   const { start: rStart, len: rLen, idx: rIdx } = rows!;
   const keep = data.keep;
@@ -359,8 +374,13 @@ export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): F
     });
     pool.run(TASK_JOIN);
   };
-  join(at.f, strideC, at.cAg, at.bitsAg, at.fq, bound(normsF, normsF, c));
-  if (withSp) join(at.s, strideDm, at.cSp, at.bitsSp, at.sq, bound(normsS, normsS, dm));
+  if (product) {
+    productJoin(product, data.f, c, views(pool), at.cAg, at.bitsAg, rowBytes);
+    if (withSp) productJoin(product, data.s!, dm, views(pool), at.cSp, at.bitsSp, rowBytes);
+  } else {
+    join(at.f, strideC, at.cAg, at.bitsAg, at.fq, bound(normsF, normsF, c));
+    if (withSp) join(at.s, strideDm, at.cSp, at.bitsSp, at.sq, bound(normsS, normsS, dm));
+  }
   phase('positive pairs');
   writeParams(pool.control, COUNTS_PARAMS, {
     bitsAg: at.bitsAg,
@@ -471,6 +491,89 @@ export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): F
     gradZ: getRows(view.f32, acc, strideD, n, d),
     gradMix: getRows(view.f32, acc + n * strideD, strideD, n, d),
   };
+}
+
+/** Rows of one host product in the dense phases: a [256, N] block of similarities is 6.4 MB at N = 6272. */
+const PRODUCT_BLOCK = 256;
+
+/**
+ * c_i = max_q x_i · pool_q (the criteria, official-behaviour §3.3) from blocks `x[i0:i1] @ poolᵀ` of the host
+ * product, written as float32 at `out` (byte address in `f32`'s memory). x `[N, cols]`, pool `[Q, cols]`.
+ */
+function productCriteria(
+  product: HostMatMul,
+  x: Float32Array,
+  cols: number,
+  poolRows: Float32Array,
+  q: number,
+  f32: Float32Array,
+  out: number,
+): void {
+  const n = x.length / cols;
+  for (let i0 = 0; i0 < n; i0 += PRODUCT_BLOCK) {
+    const rows = Math.min(PRODUCT_BLOCK, n - i0);
+    const sims = product.run({
+      a: x.subarray(i0 * cols, (i0 + rows) * cols),
+      aShape: [rows, cols],
+      b: poolRows,
+      bShape: [q, cols],
+      transA: false,
+      transB: true,
+    });
+    for (let r = 0; r < rows; r += 1) {
+      let max = Number.NEGATIVE_INFINITY;
+      for (let k = r * q, end = k + q; k < end; k += 1) if (sims[k]! > max) max = sims[k]!;
+      f32[(out >>> 2) + i0 + r] = max;
+    }
+  }
+}
+
+/**
+ * The positive bits M_ij = [x_i · x_j > min(c_i, c_j)] for i ≠ j (symmetric, strict >, no diagonal) from
+ * blocks `x[i0:i1] @ x[i0:N]ᵀ` of the host product (the upper triangle and its block diagonal), set in the
+ * zeroed bit matrix at `bits` (row i: `rowBytes` bytes, bit j).
+ */
+function productJoin(
+  product: HostMatMul,
+  x: Float32Array,
+  cols: number,
+  view: { f32: Float32Array; i32: Int32Array },
+  cPtr: number,
+  bits: number,
+  rowBytes: number,
+): void {
+  const n = x.length / cols;
+  const c = view.f32.subarray(cPtr >>> 2, (cPtr >>> 2) + n);
+  const words = view.i32;
+  const base = bits >>> 2;
+  const rowWords = rowBytes >>> 2;
+  for (let i0 = 0; i0 < n; i0 += PRODUCT_BLOCK) {
+    const rows = Math.min(PRODUCT_BLOCK, n - i0);
+    const width = n - i0;
+    const sims = product.run({
+      a: x.subarray(i0 * cols, (i0 + rows) * cols),
+      aShape: [rows, cols],
+      b: x.subarray(i0 * cols),
+      bShape: [width, cols],
+      transA: false,
+      transB: true,
+    });
+    for (let r = 0; r < rows; r += 1) {
+      const i = i0 + r;
+      const ci = c[i]!;
+      const rowI = base + i * rowWords;
+      const colBitI = 1 << (i & 31);
+      const colWordI = base + (i >>> 5);
+      const s0 = r * width - i0;
+      for (let j = i + 1; j < n; j += 1) {
+        const cj = c[j]!;
+        if (sims[s0 + j]! > (ci < cj ? ci : cj)) {
+          words[rowI + (j >>> 5)]! |= 1 << (j & 31);
+          words[colWordI + j * rowWords]! |= colBitI;
+        }
+      }
+    }
+  }
 }
 
 function views(pool: FusedPool) {

@@ -1,4 +1,4 @@
-import { l2Normalize, randomSeed } from '@hpseg/core';
+import { activeHostMatMul, l2Normalize, randomSeed } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 import type { HiddenPositiveLossInputs } from '../hidden-positive-loss.js';
 import { fusedLossProfiler, fusedPool } from './engine.js';
@@ -54,6 +54,7 @@ export function fusedLossOnTensors(
     if (rho < 1) keep = { seed: inputs.seed ?? randomSeed(), below: Math.fround(rho) };
   }
   const d = z.shape[1];
+  const product = activeHostMatMul();
   const values = {
     z: z.dataSync() as Float32Array,
     zMix: zMix.dataSync() as Float32Array,
@@ -76,6 +77,7 @@ export function fusedLossOnTensors(
     keep,
     withGrad,
     ...(profiler === undefined ? {} : { profiler }),
+    ...(product === undefined ? {} : { product }),
   });
   return {
     loss: tf.scalar(result.loss),
