@@ -63,6 +63,9 @@ describe('hpseg train (synthetic, tiny random ViT)', () => {
     const config = JSON.parse(await readFile(join(out, 'config.json'), 'utf8'));
     expect(config.config.model.poolSize).toBe(16);
     expect(config.versions['@hpseg/cli']).toBe('0.1.0');
+    // --matmul-engine auto on wasm: the heads' products on ONNX Runtime, printed and recorded
+    expect(io.err()).toMatch(/heads' matrix products: onnxruntime \(\d+ threads?\)/);
+    expect(config.matmulEngine).toMatch(/^onnxruntime \(\d+ threads?\)$/);
     expect((await steps(out)).map((s) => s.iteration)).toEqual([0, 1, 2]);
     // --select-best: the official selection on validation labels, labelled as such
     const best = await loadRunCheckpoint(join(out, 'checkpoints', 'best.safetensors'));
@@ -150,6 +153,32 @@ describe('hpseg train (synthetic, tiny random ViT)', () => {
     expect(code).toBe(7);
     const log = (await readFile(join(out, 'log.jsonl'), 'utf8')).trim().split('\n');
     expect(JSON.parse(log[log.length - 1] as string).type).toBe('error');
+  });
+
+  it('--matmul-engine: tfjs is recorded; an unknown engine is E_ARG (exit 2) naming the choices', async () => {
+    const io = captureIo();
+    const out = join(dir, 'tfjs-products');
+    const args = [
+      'train',
+      '--preset',
+      'synthetic',
+      '--config',
+      configPath,
+      '--out',
+      out,
+      '--iterations',
+      '1',
+    ];
+    const code = await run([...args, '--backend', 'wasm', '--matmul-engine', 'tfjs', '--json'], io);
+    expect(io.err()).not.toContain('hpseg: E_');
+    expect(code).toBe(0);
+    expect(io.err()).toContain("heads' matrix products: tfjs");
+    expect(JSON.parse(await readFile(join(out, 'config.json'), 'utf8')).matmulEngine).toBe('tfjs');
+    const bad = captureIo();
+    expect(await run([...args.slice(0, 6), join(dir, 'y'), '--matmul-engine', 'blas'], bad)).toBe(2);
+    expect(bad.err()).toMatch(
+      /^hpseg: E_ARG: hpseg train: bad --matmul-engine: expected one of auto, onnx, tfjs, got "blas"/m,
+    );
   });
 
   it('refuses official options it does not implement (E_CONFIG, exit 2)', async () => {
