@@ -6,17 +6,20 @@
  *   npm run bench -w @hpseg/hidden-positives              B = 8 images × 28×28 (N = 6272), D = 512
  *   npm run bench -w @hpseg/hidden-positives -- --b64     also the fused engine at B = 64 (N = 50,176):
  *                                                         time and peak RSS, in a fresh process
- *   options: --batch <B> --rounds <k> --rho <ρ> --threads <t> --no-torch --no-tfjs
+ *   options: --batch <B> --rounds <k> --rho <ρ> --threads <t> --no-torch --no-tfjs --no-onnx
+ *
+ * "fused engine + ONNX Runtime products" is the fused engine with ONNX Runtime's Gemm installed as the host
+ * matrix product (`setHostMatMul`), as `@hpseg/train` runs it by default: criteria and positive pairs from it.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { l2Normalize, selectBackend } from '@hpseg/core';
+import { type HostMatMul, l2Normalize, selectBackend, setHostMatMul } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { torchBenchEnv } from '../../../tools/bench/torch-env.js';
-import { setFusedLossProfiler } from '../src/fused/engine.js';
+import { fusedLossProfiler as fusedLossProfilerNow, setFusedLossProfiler } from '../src/fused/engine.js';
 import { type HiddenPositiveLossEngine, hiddenPositiveLoss, initFusedLoss } from '../src/index.js';
 
 const args = process.argv.slice(2);
@@ -225,6 +228,26 @@ async function main(): Promise<void> {
   if (!flag('--no-tfjs'))
     engines.push({ name: 'TF.js engine (wasm, 1 thread)', run: () => forwardBackward(x, 'tfjs') });
   engines.push({ name: `fused engine (${threads} threads)`, run: () => forwardBackward(x, 'fused') });
+  // Benchmark only: @hpseg/backbone-vit is not a dependency of this package.
+  const onnx = flag('--no-onnx')
+    ? null
+    : await (await import('../../backbone-vit/src/index.js')).createOnnxMatMul({ threads });
+  const withProduct = (product: HostMatMul, fn: () => number): number => {
+    const profiler = fusedLossProfilerNow();
+    setFusedLossProfiler(undefined); // the phases printed below are those of the plain fused engine
+    setHostMatMul(product);
+    try {
+      return fn();
+    } finally {
+      setHostMatMul(undefined);
+      setFusedLossProfiler(profiler);
+    }
+  };
+  if (onnx !== null)
+    engines.push({
+      name: `fused + ONNX Runtime products`,
+      run: () => withProduct(onnx, () => forwardBackward(x, 'fused')),
+    });
   if (torch !== null) engines.push({ name: 'PyTorch 1.13 (2 threads)', run: () => torch.ask('step') });
 
   // warm-up (JIT, wasm tier-up, pool memory) with the fused engine's phase times and entries
@@ -237,6 +260,7 @@ async function main(): Promise<void> {
     },
   });
   forwardBackward(x, 'fused');
+  if (onnx !== null) withProduct(onnx, () => forwardBackward(x, 'fused'));
   phases.clear();
   const times = engines.map(() => [] as number[]);
   for (let r = 0; r < rounds; r += 1) {
@@ -256,9 +280,16 @@ async function main(): Promise<void> {
       `  ${e.name.padEnd(31)} ${fmt(med[k]!).padStart(8)}  (${times[k]!.map(fmt).join(', ')})${ratio}`,
     );
   }
-  const fusedMs = med[engines.findIndex((e) => e.name.startsWith('fused'))]!;
-  if (torchMs !== null)
+  const fusedMs = med[engines.findIndex((e) => e.name.startsWith('fused engine'))]!;
+  const onnxIndex = engines.findIndex((e) => e.name.startsWith('fused + ONNX'));
+  if (torchMs !== null) {
     console.log(`  fused engine speed-up over PyTorch: ${(torchMs / fusedMs).toFixed(2)}×`);
+    if (onnxIndex >= 0)
+      console.log(
+        `  fused + ONNX Runtime products speed-up over PyTorch: ${(torchMs / med[onnxIndex]!).toFixed(2)}× (the training default)`,
+      );
+  }
+  onnx?.dispose();
   const work = flops(batch, entries);
   const rate = work.fused / (fusedMs / 1000);
   console.log(

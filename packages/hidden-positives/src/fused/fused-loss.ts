@@ -567,7 +567,7 @@ function productJoin(
       const s0 = r * width - i0;
       for (let j = i + 1; j < n; j += 1) {
         const cj = c[j]!;
-        if (sims[s0 + j]! > (ci < cj ? ci : cj)) {
+        if (sims[s0 + j]! > Math.min(ci, cj)) {
           words[rowI + (j >>> 5)]! |= 1 << (j & 31);
           words[colWordI + j * rowWords]! |= colBitI;
         }
