@@ -3,7 +3,7 @@
 // result, and checks that `hpseg train` with the same seed prints the same 20 losses, to the bit.
 // pack-test install: @hpseg/train @hpseg/core @hpseg/cli @tensorflow/tfjs-core @tensorflow/tfjs-backend-wasm
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { selectBackend } from '@hpseg/core';
@@ -64,6 +64,11 @@ try {
   console.log(
     `library: trained ${losses.length} steps (stopped at 10, resumed), last loss ${losses.at(-1).toFixed(6)}`,
   );
+  // onnxruntime-node comes with @hpseg/cli: the heads' products ran on it, through its native binding
+  const { matmulEngine } = JSON.parse(readFileSync(join(outDir, 'config.json'), 'utf8'));
+  if (!/^onnxruntime \(\d+ threads?\)$/.test(matmulEngine))
+    fail(`expected the heads' products on ONNX Runtime, got matmulEngine ${JSON.stringify(matmulEngine)}`);
+  console.log(`library: heads' matrix products on ${matmulEngine}`);
 
   const model = await loadInferenceModel(runPaths(outDir).last);
   const metrics = await evaluate(model, await openDataset(specs.val, 'val'), {
