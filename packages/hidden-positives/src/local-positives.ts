@@ -24,6 +24,17 @@ export const LOCAL_WINDOW_OFFSETS: readonly (readonly [number, number])[] = [
 /** σ of the LHP softmax: official `self.sigma = 28` (`DinoFeaturizer.py`), the same for every backbone and resolution. */
 export const LHP_SIGMA = 28;
 
+/** Whether `engine` (`'auto'` by default) picks the fused engine here: `'fused'`, or `'auto'` on wasm / cpu. */
+function useFusedEngine(fn: string, engine: unknown = 'auto'): boolean {
+  if (engine !== 'auto' && engine !== 'tfjs' && engine !== 'fused') {
+    throw new HpError(
+      'E_ARG',
+      `${fn}: engine is invalid: expected one of 'auto', 'tfjs', 'fused', got ${describeValue(engine)}`,
+    );
+  }
+  return engine === 'fused' || (engine === 'auto' && HOST_BACKENDS.has(tf.getBackend()));
+}
+
 export interface LocalPositiveOptions {
   /** Patch grid of one image, `h = w = gridSize` or `[h, w]`; P = h·w. */
   readonly gridSize: GridSize;
@@ -102,14 +113,7 @@ export function localPositiveWeights(attentionLogits: tf.Tensor, options: LocalP
   }
   const [batch, heads] = shape as [number, number];
   const { index, scale } = windowTables(h, w);
-  const engine = options.engine ?? 'auto';
-  if (engine !== 'auto' && engine !== 'tfjs' && engine !== 'fused') {
-    throw new HpError(
-      'E_ARG',
-      `${fn}: engine is invalid: expected one of 'auto', 'tfjs', 'fused', got ${describeValue(engine)}`,
-    );
-  }
-  if (engine === 'fused' || (engine === 'auto' && HOST_BACKENDS.has(tf.getBackend()))) {
+  if (useFusedEngine(fn, options.engine)) {
     const values = localWeightsHost(
       attentionLogits.dataSync() as ArrayLike<number>,
       batch,
@@ -201,14 +205,7 @@ export function mixLocalPositives(
     );
   }
   const shape = code.shape;
-  const engine = options.engine ?? 'auto';
-  if (engine !== 'auto' && engine !== 'tfjs' && engine !== 'fused') {
-    throw new HpError(
-      'E_ARG',
-      `${fn}: engine is invalid: expected one of 'auto', 'tfjs', 'fused', got ${describeValue(engine)}`,
-    );
-  }
-  if (engine === 'fused' || (engine === 'auto' && HOST_BACKENDS.has(tf.getBackend()))) {
+  if (useFusedEngine(fn, options.engine)) {
     const hostMix = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const [c, wts] = args as [tf.Tensor, tf.Tensor];
       const wv = wts.dataSync() as Float32Array; // a copy: the gradient uses it after other ops ran
