@@ -188,25 +188,44 @@ async function b64Child(): Promise<void> {
   // A fresh process so that its peak RSS is the B = 64 loss alone.
   const script = fileURLToPath(import.meta.url);
   const threads = option('--threads', os.availableParallelism());
-  const run = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', '--conditions=@hpseg/source', script, '--only-b64', '--threads', String(threads)],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 60 * 60_000 },
-  );
-  process.stdout.write(run.stdout ?? '');
-  if (run.status !== 0) console.log(`B = 64 run failed (status ${run.status})`);
+  for (const extra of flag('--no-onnx') ? [[]] : [[], ['--onnx-products']]) {
+    const run = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--conditions=@hpseg/source',
+        script,
+        '--only-b64',
+        '--threads',
+        String(threads),
+        ...extra,
+      ],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 60 * 60_000 },
+    );
+    process.stdout.write(run.stdout ?? '');
+    if (run.status !== 0) console.log(`B = 64 run failed (status ${run.status})`);
+  }
 }
 
 async function onlyB64(): Promise<void> {
   await selectBackend('wasm');
   await initFusedLoss({ threads: option('--threads', os.availableParallelism()) });
   const big = option('--big-batch', 64);
+  const onnx = flag('--onnx-products')
+    ? await (await import('../../backbone-vit/src/index.js')).createOnnxMatMul({
+        threads: option('--threads', os.availableParallelism()),
+      })
+    : null;
+  setHostMatMul(onnx ?? undefined);
   const x = inputs(big);
   const ms = forwardBackward(x, 'fused');
   tf.dispose(Object.values(x));
+  setHostMatMul(undefined);
+  onnx?.dispose();
   const rss = process.resourceUsage().maxRSS / 1024;
   console.log(
-    `B = ${big} (N = ${big * P}), fused engine: forward+backward ${fmt(ms)}, peak RSS of the process ${rss.toFixed(0)} MiB`,
+    `B = ${big} (N = ${big * P}), fused engine${onnx ? ' + ONNX Runtime products' : ''}: forward+backward ${fmt(ms)}, peak RSS of the process ${rss.toFixed(0)} MiB`,
   );
 }
 
