@@ -4,6 +4,7 @@ import { l2Normalize, selectBackend, setHostMatMul } from '@hpseg/core';
 import * as tf from '@tensorflow/tfjs-core';
 import seedrandom from 'seedrandom';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setFusedLossProfiler } from '../src/fused/engine.js';
 import {
   disposeFusedLoss,
   fusedLossThreads,
@@ -122,6 +123,38 @@ for (const [threads, product] of [
       const opts = { negativeMask: zeros };
       expectSameResult(fused(opts), lossAndGrads(x, { ...opts, engine: 'tfjs' }));
       zeros.dispose();
+    });
+
+    it('a 10×10 grid at ρ = 0.05: several super-units of row groups, most positives outside R', () => {
+      // P = 100 row groups make 4 super-units of ≤ 32 (shared by the threads); 4 clusters make about a
+      // quarter of the tokens each anchor's positives, nearly all outside its 5 % of R: the extra
+      // entries, sorted by column within each image's run of consecutive anchors.
+      const wide = clusteredInputs(4, 10, 12, 10, 24, 7);
+      let tile = 0;
+      let extra = 0;
+      setFusedLossProfiler({
+        phase: () => {},
+        entries: (t, e) => {
+          tile = t;
+          extra = e;
+        },
+      });
+      try {
+        const opts = { negativeKeepRatio: 0.05, seed: 3, gridSize: 10 };
+        const got = (() => {
+          if (product) setHostMatMul(host);
+          try {
+            return lossAndGrads(wide, { ...opts, engine: 'fused' });
+          } finally {
+            setHostMatMul(undefined);
+          }
+        })();
+        expect(extra).toBeGreaterThan(2 * tile);
+        expectSameResult(got, lossAndGrads(wide, { ...opts, engine: 'tfjs' }));
+      } finally {
+        setFusedLossProfiler(undefined);
+        tf.dispose(Object.values(wide));
+      }
     });
 
     it('is deterministic: the same inputs give bit-identical results', () => {

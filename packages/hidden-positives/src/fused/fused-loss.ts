@@ -87,6 +87,13 @@ export interface FusedLossResult {
 
 /** Anchors per unit of the sampled phase when every column is kept (ρ = 1). */
 const DENSE_UNIT = 64;
+/**
+ * Row groups per super-unit, whose extra entries (positives outside R) are sorted by column so that a
+ * column row is read once for all the neighbouring anchors that use it; fewer when the super-unit's
+ * entries would pass SUPER_ENTRIES (≈ 40 bytes each per thread in wasm and JS arrays: 40 MiB).
+ */
+const SUPER_UNITS = 32;
+const SUPER_ENTRIES = 1 << 20;
 
 /** Column block of the symmetric join: 256 rows of 384–512 floats stay in a 2 MiB L2. */
 const JOIN_BLOCK = 256;
@@ -409,24 +416,34 @@ export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): F
       coef[a] = cntAg[a]! > 0 ? (-data.scale * weightSum[a]!) / Math.max(total, 1) : 0;
     }
   }
-  let maxE = 0;
-  let maxM = 0;
-  for (let r = 0; r < p; r += 1) {
-    let e = 0;
-    for (let b = 0; b < batch; b += 1) {
-      const a = b * p + r;
-      if (coef[a] !== 0) e += cntAg[a]! + (withSp ? cntSp[a]! : 0);
-    }
-    maxE = Math.max(maxE, e);
-    maxM = Math.max(maxM, rLen[r]!);
-  }
-
   // 4. sampled logits, losses and gradients, one row group per task share
   const accThreadBytes = 2 * n * strideD;
   // with every column kept, units of 64 consecutive anchors (a [64, N] logits tile per thread)
   const allCols = keep === null;
   const unitAnchors = allCols ? Math.min(n, Math.max(batch, DENSE_UNIT)) : batch;
-  const scratchBytes = groupScratchBytes(unitAnchors, maxM, maxE);
+  const units = allCols ? Math.ceil(n / unitAnchors) : p;
+  // bound on each unit's extra entries (positives outside R), and super-units of consecutive row
+  // groups whose extra entries fit SUPER_ENTRIES (≤ SUPER_UNITS row groups)
+  const unitBound = new Float64Array(units);
+  let maxM = 0;
+  for (let u = 0; u < units; u += 1) {
+    let e = 0;
+    for (let b = 0; b < unitAnchors; b += 1) {
+      const a = allCols ? u * unitAnchors + b : b * p + u;
+      if (a < n && coef[a] !== 0) e += cntAg[a]! + (withSp ? cntSp[a]! : 0);
+    }
+    unitBound[u] = e;
+    maxM = Math.max(maxM, rLen[allCols ? 0 : u]!);
+  }
+  const widest = unitBound.reduce((x, y) => Math.max(x, y), 1);
+  const unitsPerSuper = allCols ? 1 : Math.max(1, Math.min(SUPER_UNITS, Math.floor(SUPER_ENTRIES / widest)));
+  let maxE = 0;
+  for (let u0 = 0; u0 < units; u0 += unitsPerSuper) {
+    let e = 0;
+    for (let u = u0; u < Math.min(units, u0 + unitsPerSuper); u += 1) e += unitBound[u]!;
+    maxE = Math.max(maxE, e);
+  }
+  const scratchBytes = groupScratchBytes(unitsPerSuper * unitAnchors, unitAnchors, maxM, maxE);
   const acc = arena.alloc(threads * accThreadBytes);
   const scratch = arena.alloc(threads * scratchBytes);
   pool.reserve(arena.top, fn);
@@ -454,6 +471,7 @@ export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): F
     maxM,
     allCols: allCols ? 1 : 0,
     unitAnchors,
+    unitsPerSuper,
     maxE,
     withGrad: data.withGrad ? 1 : 0,
     lossOut: at.lossOut,

@@ -71,7 +71,8 @@ export const GROUP_PARAMS = [
   'maxM', // max_r |R_r|
   'allCols', // 1 when R keeps every column (ρ = 1): units are then blocks of `unitAnchors` consecutive anchors
   'unitAnchors', // anchors of one unit: B (row groups), or the block size when allCols
-  'maxE', // bound on the extra columns of one group
+  'unitsPerSuper', // consecutive units whose extra columns are taken together
+  'maxE', // bound on the extra entries of one super-unit
   'withGrad',
   'lossOut', // [threads, 2] f64: partial loss, extra entries
 ] as const;
@@ -308,9 +309,13 @@ export function runTask(
 
 const align = (bytes: number) => Math.ceil(bytes / 64) * 64;
 
-/** Byte sizes of one thread's scratch area for groups of `batch` anchors. */
-export function groupScratchBytes(batch: number, maxM: number, maxE: number): number {
-  return align(batch * 4) + align(batch * maxM * 4) + 2 * align(Math.max(1, maxE) * 4);
+/**
+ * Byte sizes of one thread's scratch area: `anchors` anchor offsets (the units of one super-unit),
+ * a [batch, maxM] logits tile, and three arrays of `maxE` entries (the super-unit's extra logits in
+ * anchor order; its anchor offsets and logits in column order).
+ */
+export function groupScratchBytes(anchors: number, batch: number, maxM: number, maxE: number): number {
+  return align(anchors * 4) + align(batch * maxM * 4) + 3 * align(Math.max(1, maxE) * 4);
 }
 
 const ctz = (x: number) => 31 - Math.clz32(x & -x);
@@ -319,7 +324,12 @@ const ctz = (x: number) => 31 - Math.clz32(x & -x);
  * Row groups r = thread, thread + threads, …: the B anchors {b·P + r} share row r of the negative
  * mask R (the official mask is drawn once as [P, N] and reused for every image), so their logits
  * against R_r form one [B, |R_r|] tile whose column rows are loaded once for all B anchors. Positives
- * outside R_r ("extra" columns, rare) are handled per anchor. Per anchor i, with ℓ = x_i · x_j / τ:
+ * outside R ("extra" columns: a few hundred per anchor on real features, more than |R_r|) are taken
+ * per super-unit of `unitsPerSuper` consecutive row groups: the anchors b·P + r of one image b and
+ * consecutive r are neighbours that share most of their positives, so their extra entries are sorted
+ * by column and each column row x_j is read once for all of them (logits and both gradient products
+ * then read the anchors' rows from cache instead of a column row from memory per entry).
+ * Per anchor i, with ℓ = x_i · x_j / τ:
  *   m_i = max_{j∈A_i} ℓ_ij (any shift cancels; this one keeps every exponent ≤ 0),
  *   d_i = Σ_{j∈A_i} e^{ℓ_ij − m_i},  mlp_i = Σ_j W_ij (ℓ_ij − m_i) / n_i − log d_i,
  *   loss += coef_i · mlp_i,  g_ij = coef_i / τ · (W_ij / n_i − [j∈A_i] e^{ℓ_ij − m_i} / d_i),
@@ -336,147 +346,232 @@ function runGroups(ctx: ThreadContext, control: Control, thread: number, threads
   // step P, B anchors) of row r of R, or with every column kept (ρ = 1) a block of consecutive anchors,
   // whose logits are then a dense tile with far more reuse of each column row.
   const B = p.unitAnchors;
+  const T = p.unitsPerSuper;
   const n = p.batch * p.p;
   const units = p.allCols ? Math.ceil(n / B) : p.p;
+  const supers = Math.ceil(units / T);
   const words = p.rowBytes / 4;
   const scratch = p.scratch + thread * p.scratchBytes;
-  const iaPtr = scratch; // [B] i32 anchor row offsets
-  const tilePtr = iaPtr + align(B * 4); // [B, m] f32 logits, then g
-  const extraOffPtr = tilePtr + align(B * p.maxM * 4); // [E] i32 extra column offsets
-  const extraTilePtr = extraOffPtr + align(Math.max(1, p.maxE) * 4); // [E] f32 extra logits, then g
+  const E = align(Math.max(1, p.maxE) * 4);
+  const iaPtr = scratch; // [T·B] i32 anchor row offsets, unit after unit
+  const tilePtr = iaPtr + align(T * B * 4); // [B, m] f32 logits, then g
+  const extraTilePtr = tilePtr + align(B * p.maxM * 4); // [E] f32 extra logits, then g, anchor order
+  const invOffPtr = extraTilePtr + E; // [E] i32 anchor row offsets, column order
+  const invValPtr = invOffPtr + E; // [E] f32 logits, then g, column order
   const accZ = p.acc + thread * p.accThreadBytes;
   const accMix = accZ + p.accThreadBytes / 2;
-  const flags = new Uint8Array(B * p.maxM); // 0 self, 1 in R (so in A), +2 in M_ag, +4 in M_sp
+  const flags = new Uint8Array(T * B * p.maxM); // 0 self, 1 in R (so in A), +2 in M_ag, +4 in M_sp
   const extraFlags = new Uint8Array(Math.max(1, p.maxE)); // 2 in M_ag (so in A), 4 in M_sp
-  const extraStart = new Int32Array(B + 1);
-  const expTile = new Float64Array(Math.max(p.maxM, p.maxE, 1));
+  const extraCol = new Int32Array(Math.max(1, p.maxE)); // column j of each extra entry
+  const extraStart = new Int32Array(T * B + 1);
+  const invEntry = new Int32Array(Math.max(1, p.maxE)); // column order → anchor order
+  const slotStart = new Int32Array(Math.max(1, p.maxE) + 1);
+  const slotCol = new Int32Array(Math.max(1, p.maxE));
+  const colSlot = new Int32Array(n).fill(-1);
+  const expTile = new Float64Array(Math.max(p.maxM, 1));
   const expExtra = new Float64Array(Math.max(1, p.maxE));
+  const extraTile = extraTilePtr >>> 2;
+  const invOff = invOffPtr >>> 2;
+  const invVal = invValPtr >>> 2;
   let loss = 0;
   let extraEntries = 0;
 
-  for (let u = thread; u < units; u += threads) {
-    const r = p.allCols ? 0 : u; // the row of R the unit's anchors use (every row is all columns when allCols)
-    const first = p.allCols ? u * B : u;
-    const step = p.allCols ? 1 : p.p;
-    const count = p.allCols ? Math.min(B, n - first) : B;
-    const m = i32[(p.rLen >>> 2) + r]!;
-    const start = i32[(p.rStart >>> 2) + r]!;
-    const colIdx = (p.rIdx >>> 2) + start;
-    const colOffPtr = p.rOff + start * 4;
-    const rBitsRow = (p.rBits + r * p.rowBytes) >>> 2;
+  for (let su = thread; su < supers; su += threads) {
+    const u0 = su * T;
+    const u1 = Math.min(units, u0 + T);
+    // 1. anchors, R-tile flags and extra columns of every unit of the super-unit
     let extras = 0;
-    for (let b = 0; b < count; b += 1) {
-      const a = first + b * step;
-      i32[(iaPtr >>> 2) + b] = a * p.stride;
-      extraStart[b] = extras;
-      if (f64[(p.coef >>> 3) + a] === 0) continue; // outside V: contributes exactly 0
-      const agRow = (p.bitsAg + a * p.rowBytes) >>> 2;
-      const spRow = p.bitsSp === 0 ? -1 : (p.bitsSp + a * p.rowBytes) >>> 2;
-      for (let t = 0; t < m; t += 1) {
-        const j = i32[colIdx + t]!;
-        let fl = 0;
-        if (j !== a) {
-          const w = j >>> 5;
-          const bit = 1 << (j & 31);
-          fl = 1 | (i32[agRow + w]! & bit ? 2 : 0) | (spRow >= 0 && i32[spRow + w]! & bit ? 4 : 0);
+    for (let u = u0; u < u1; u += 1) {
+      const r = p.allCols ? 0 : u; // the row of R the unit's anchors use (every row is all columns when allCols)
+      const first = p.allCols ? u * B : u;
+      const step = p.allCols ? 1 : p.p;
+      const count = p.allCols ? Math.min(B, n - first) : B;
+      const m = i32[(p.rLen >>> 2) + r]!;
+      const colIdx = (p.rIdx >>> 2) + i32[(p.rStart >>> 2) + r]!;
+      const rBitsRow = (p.rBits + r * p.rowBytes) >>> 2;
+      for (let b = 0; b < B; b += 1) {
+        const l = (u - u0) * B + b;
+        extraStart[l] = extras;
+        if (b >= count) continue;
+        const a = first + b * step;
+        i32[(iaPtr >>> 2) + l] = a * p.stride;
+        if (f64[(p.coef >>> 3) + a] === 0) continue; // outside V: contributes exactly 0
+        const agRow = (p.bitsAg + a * p.rowBytes) >>> 2;
+        const spRow = p.bitsSp === 0 ? -1 : (p.bitsSp + a * p.rowBytes) >>> 2;
+        const fl0 = l * p.maxM;
+        for (let t = 0; t < m; t += 1) {
+          const j = i32[colIdx + t]!;
+          let fl = 0;
+          if (j !== a) {
+            const w = j >>> 5;
+            const bit = 1 << (j & 31);
+            fl = 1 | (i32[agRow + w]! & bit ? 2 : 0) | (spRow >= 0 && i32[spRow + w]! & bit ? 4 : 0);
+          }
+          flags[fl0 + t] = fl;
         }
-        flags[b * m + t] = fl;
-      }
-      for (let w = 0; w < words; w += 1) {
-        const ag = i32[agRow + w]!;
-        const sp = spRow >= 0 ? i32[spRow + w]! : 0;
-        let rest = (ag | sp) & ~i32[rBitsRow + w]!;
-        while (rest !== 0) {
-          const bit = rest & -rest;
-          const j = w * 32 + ctz(rest);
-          i32[(extraOffPtr >>> 2) + extras] = j * p.stride;
-          extraFlags[extras] = (ag & bit ? 2 : 0) | (sp & bit ? 4 : 0);
-          extras += 1;
-          rest ^= bit;
+        for (let w = 0; w < words; w += 1) {
+          const ag = i32[agRow + w]!;
+          const sp = spRow >= 0 ? i32[spRow + w]! : 0;
+          let rest = (ag | sp) & ~i32[rBitsRow + w]!;
+          while (rest !== 0) {
+            const bit = rest & -rest;
+            const j = w * 32 + ctz(rest);
+            extraCol[extras] = j;
+            extraFlags[extras] = (ag & bit ? 2 : 0) | (sp & bit ? 4 : 0);
+            extras += 1;
+            rest ^= bit;
+          }
         }
       }
     }
-    extraStart[count] = extras;
+    const nl = (u1 - u0) * B;
+    extraStart[nl] = extras;
     extraEntries += extras;
+
+    // 2. the extra entries sorted by column, per lane b (one image's consecutive anchors when sparse):
+    //    slot s holds column slotCol[s] and the anchors invOff[slotStart[s] … slotStart[s + 1]) that use it
+    let slots = 0;
+    let placed = 0;
+    for (let b = 0; b < B; b += 1) {
+      const firstSlot = slots;
+      for (let l = b; l < nl; l += B) {
+        for (let e = extraStart[l]!; e < extraStart[l + 1]!; e += 1) {
+          const j = extraCol[e]!;
+          let s = colSlot[j]!;
+          if (s < 0) {
+            s = slots;
+            colSlot[j] = s;
+            slotCol[s] = j;
+            slotStart[s + 1] = 0;
+            slots += 1;
+          }
+          slotStart[s + 1] = slotStart[s + 1]! + 1;
+        }
+      }
+      slotStart[firstSlot] = placed;
+      for (let s = firstSlot; s < slots; s += 1) {
+        slotStart[s + 1] = slotStart[s]! + slotStart[s + 1]!;
+        colSlot[slotCol[s]!] = slotStart[s]!; // now the slot's fill cursor
+      }
+      for (let l = b; l < nl; l += B) {
+        const ia = i32[(iaPtr >>> 2) + l]!;
+        for (let e = extraStart[l]!; e < extraStart[l + 1]!; e += 1) {
+          const j = extraCol[e]!;
+          const q = colSlot[j]!;
+          colSlot[j] = q + 1;
+          i32[invOff + q] = ia;
+          invEntry[q] = e;
+        }
+      }
+      for (let s = firstSlot; s < slots; s += 1) colSlot[slotCol[s]!] = -1;
+      placed = slotStart[slots]!;
+    }
 
     for (const [x, acc] of [
       [p.z, accZ],
       [p.zMix, accMix],
     ] as const) {
-      k.dotsIndexed(x, iaPtr, count, colOffPtr, m, p.stride, tilePtr, invTau);
-      for (let b = 0; b < count; b += 1) {
-        const e0 = extraStart[b]!;
-        const ne = extraStart[b + 1]! - e0;
-        if (ne > 0) {
-          const a = first + b * step;
-          k.dotsRow(x, a * p.stride, extraOffPtr + e0 * 4, ne, p.stride, extraTilePtr + e0 * 4, invTau);
-        }
+      // 3. extra logits, one column row against the anchors that use it
+      for (let s = 0; s < slots; s += 1) {
+        const q0 = slotStart[s]!;
+        k.dotsRow(
+          x,
+          slotCol[s]! * p.stride,
+          invOffPtr + q0 * 4,
+          slotStart[s + 1]! - q0,
+          p.stride,
+          invValPtr + q0 * 4,
+          invTau,
+        );
       }
-      for (let b = 0; b < count; b += 1) {
-        const a = first + b * step;
-        const coef = f64[(p.coef >>> 3) + a]!;
-        const row = (tilePtr >>> 2) + b * m;
-        const e0 = extraStart[b]!;
-        const e1 = extraStart[b + 1]!;
-        const ex = (extraTilePtr >>> 2) + e0;
-        if (coef === 0) {
-          if (p.withGrad) f32.fill(0, row, row + m);
-          continue;
+      for (let q = 0; q < extras; q += 1) f32[extraTile + invEntry[q]!] = f32[invVal + q]!;
+
+      // 4. per unit: the R tile, each anchor's loss and g, the tile's gradient products
+      for (let u = u0; u < u1; u += 1) {
+        const r = p.allCols ? 0 : u;
+        const first = p.allCols ? u * B : u;
+        const step = p.allCols ? 1 : p.p;
+        const count = p.allCols ? Math.min(B, n - first) : B;
+        const m = i32[(p.rLen >>> 2) + r]!;
+        const colOffPtr = p.rOff + i32[(p.rStart >>> 2) + r]! * 4;
+        const ia = iaPtr + (u - u0) * B * 4;
+        k.dotsIndexed(x, ia, count, colOffPtr, m, p.stride, tilePtr, invTau);
+        for (let b = 0; b < count; b += 1) {
+          const a = first + b * step;
+          const l = (u - u0) * B + b;
+          const coef = f64[(p.coef >>> 3) + a]!;
+          const row = (tilePtr >>> 2) + b * m;
+          const e0 = extraStart[l]!;
+          const e1 = extraStart[l + 1]!;
+          if (coef === 0) {
+            if (p.withGrad) f32.fill(0, row, row + m);
+            continue;
+          }
+          const fl0 = l * p.maxM;
+          let max = Number.NEGATIVE_INFINITY;
+          for (let t = 0; t < m; t += 1)
+            if (flags[fl0 + t]! !== 0 && f32[row + t]! > max) max = f32[row + t]!;
+          for (let e = e0; e < e1; e += 1)
+            if (extraFlags[e]! & 2 && f32[extraTile + e]! > max) max = f32[extraTile + e]!;
+          let denom = 0;
+          let weighted = 0;
+          for (let t = 0; t < m; t += 1) {
+            const fl = flags[fl0 + t]!;
+            if (fl === 0) continue;
+            const shifted = f32[row + t]! - max;
+            const ez = Math.exp(shifted);
+            expTile[t] = ez;
+            denom += ez;
+            if (fl > 1) weighted += ((fl & 2 ? 1 : 0) + (fl & 4 ? lambda : 0)) * shifted;
+          }
+          for (let e = e0; e < e1; e += 1) {
+            const fl = extraFlags[e]!;
+            const shifted = f32[extraTile + e]! - max;
+            const ez = fl & 2 ? Math.exp(shifted) : 0;
+            expExtra[e - e0] = ez;
+            denom += ez;
+            weighted += ((fl & 2 ? 1 : 0) + (fl & 4 ? lambda : 0)) * shifted;
+          }
+          const nw = f64[(p.weightSum >>> 3) + a]!;
+          loss += coef * (weighted / nw - Math.log(denom));
+          if (!p.withGrad) continue;
+          const c = coef * invTau;
+          const invN = 1 / nw;
+          const invDenom = 1 / denom;
+          for (let t = 0; t < m; t += 1) {
+            const fl = flags[fl0 + t]!;
+            f32[row + t] =
+              fl === 0 ? 0 : c * (((fl & 2 ? 1 : 0) + (fl & 4 ? lambda : 0)) * invN - expTile[t]! * invDenom);
+          }
+          for (let e = e0; e < e1; e += 1) {
+            const fl = extraFlags[e]!;
+            f32[extraTile + e] =
+              c * (((fl & 2 ? 1 : 0) + (fl & 4 ? lambda : 0)) * invN - expExtra[e - e0]! * invDenom);
+          }
         }
-        const fl0 = b * m;
-        let max = Number.NEGATIVE_INFINITY;
-        for (let t = 0; t < m; t += 1) if (flags[fl0 + t]! !== 0 && f32[row + t]! > max) max = f32[row + t]!;
-        for (let e = e0; e < e1; e += 1)
-          if (extraFlags[e]! & 2 && f32[ex + e - e0]! > max) max = f32[ex + e - e0]!;
-        let denom = 0;
-        let weighted = 0;
-        for (let t = 0; t < m; t += 1) {
-          const fl = flags[fl0 + t]!;
-          if (fl === 0) continue;
-          const shifted = f32[row + t]! - max;
-          const ez = Math.exp(shifted);
-          expTile[t] = ez;
-          denom += ez;
-          if (fl > 1) weighted += ((fl & 2 ? 1 : 0) + (fl & 4 ? lambda : 0)) * shifted;
-        }
-        for (let e = e0; e < e1; e += 1) {
-          const fl = extraFlags[e]!;
-          const shifted = f32[ex + e - e0]! - max;
-          const ez = fl & 2 ? Math.exp(shifted) : 0;
-          expExtra[e - e0] = ez;
-          denom += ez;
-          weighted += ((fl & 2 ? 1 : 0) + (fl & 4 ? lambda : 0)) * shifted;
-        }
-        const n = f64[(p.weightSum >>> 3) + a]!;
-        loss += coef * (weighted / n - Math.log(denom));
         if (!p.withGrad) continue;
-        const c = coef * invTau;
-        const invN = 1 / n;
-        const invDenom = 1 / denom;
-        for (let t = 0; t < m; t += 1) {
-          const fl = flags[fl0 + t]!;
-          f32[row + t] =
-            fl === 0 ? 0 : c * (((fl & 2 ? 1 : 0) + (fl & 4 ? lambda : 0)) * invN - expTile[t]! * invDenom);
+        for (let t0 = 0; t0 < m; t0 += GRAD_ROWS_COLUMNS) {
+          const cols = Math.min(GRAD_ROWS_COLUMNS, m - t0);
+          k.gradRows(x, ia, count, colOffPtr + t0 * 4, cols, p.stride, tilePtr + t0 * 4, acc, m);
         }
-        for (let e = e0; e < e1; e += 1) {
-          const fl = extraFlags[e]!;
-          f32[ex + e - e0] =
-            c * (((fl & 2 ? 1 : 0) + (fl & 4 ? lambda : 0)) * invN - expExtra[e - e0]! * invDenom);
-        }
+        k.gradCols(x, ia, count, colOffPtr, m, p.stride, tilePtr, acc);
       }
       if (!p.withGrad) continue;
-      for (let t0 = 0; t0 < m; t0 += GRAD_ROWS_COLUMNS) {
-        const cols = Math.min(GRAD_ROWS_COLUMNS, m - t0);
-        k.gradRows(x, iaPtr, count, colOffPtr + t0 * 4, cols, p.stride, tilePtr + t0 * 4, acc, m);
-      }
-      k.gradCols(x, iaPtr, count, colOffPtr, m, p.stride, tilePtr, acc);
-      for (let b = 0; b < count; b += 1) {
-        const e0 = extraStart[b]!;
-        const ne = extraStart[b + 1]! - e0;
-        if (ne > 0) {
-          const a = first + b * step;
-          k.gradRow(x, a * p.stride, extraOffPtr + e0 * 4, ne, p.stride, extraTilePtr + e0 * 4, acc);
-        }
+
+      // 5. the extra entries' gradient products, one column row against the anchors that use it:
+      //    acc_j += Σ g x_i over its anchors i, acc_i += g x_j
+      for (let q = 0; q < extras; q += 1) f32[invVal + q] = f32[extraTile + invEntry[q]!]!;
+      for (let s = 0; s < slots; s += 1) {
+        const q0 = slotStart[s]!;
+        k.gradRow(
+          x,
+          slotCol[s]! * p.stride,
+          invOffPtr + q0 * 4,
+          slotStart[s + 1]! - q0,
+          p.stride,
+          invValPtr + q0 * 4,
+          acc,
+        );
       }
     }
   }
