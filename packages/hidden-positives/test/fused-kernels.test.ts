@@ -75,6 +75,58 @@ describe('fused kernels', () => {
     expect(positives).toBeLessThan(rows * rows - rows);
   });
 
+  it('threshold: blocks of given similarities mark (i, j) and (j, i) exactly where s_ij > min(c_i, c_j), j > i', () => {
+    // n = 37 tokens, blocks of 16 rows starting at i0 (the host product's x[i0:] @ x[i0:]ᵀ rows), each
+    // row 37 − i0 wide, so rows start at every alignment and end short of a 4-column test.
+    const n = 37;
+    const c = 16384;
+    const sims = 20480;
+    const bits = 32768;
+    const rowBytes = 8;
+    const s = (i: number, j: number) => Math.fround(Math.sin(i * 12.9898 + j * 78.233) * 0.5);
+    for (let i = 0; i < n + 4; i += 1) f32[c / 4 + i] = i < n ? Math.fround(0.1 * ((i * 7) % 5) - 0.1) : -1; // padding that would pass
+    i32.fill(0, bits / 4, bits / 4 + (n + 4) * 2);
+    for (let i0 = 0; i0 < n; i0 += 16) {
+      const blockRows = Math.min(16, n - i0);
+      const width = n - i0;
+      f32.fill(Number.NaN, sims / 4, sims / 4 + blockRows * width + 4);
+      for (let r = 0; r < blockRows; r += 1)
+        for (let j = i0; j < n; j += 1)
+          f32[sims / 4 + r * width + j - i0] = s(Math.min(i0 + r, j), Math.max(i0 + r, j));
+      k.threshold(sims, width, i0, 0, 5, n, c, bits, rowBytes);
+      k.threshold(sims, width, i0, 5, blockRows, n, c, bits, rowBytes);
+    }
+    let positives = 0;
+    // every bit of the two words of each row, and the rows past n: nothing outside the [n, n] matrix
+    for (let i = 0; i < n + 4; i += 1) {
+      for (let j = 0; j < 64; j += 1) {
+        const bit = (i32[bits / 4 + i * 2 + (j >> 5)]! >>> (j & 31)) & 1;
+        const sim = s(Math.min(i, j), Math.max(i, j));
+        const want = i < n && j < n && i !== j && sim > Math.min(f32[c / 4 + i]!, f32[c / 4 + j]!) ? 1 : 0;
+        expect(bit, `(${i}, ${j}) s = ${sim}`).toBe(want);
+        positives += bit;
+      }
+    }
+    expect(positives).toBeGreaterThan(n);
+    expect(positives).toBeLessThan(n * n - 2 * n);
+  });
+
+  it('rowMax: the max of each row of a block, for widths with and without a remainder of 4', () => {
+    const sims = 20480;
+    const out = 16384;
+    for (const q of [1, 3, 8, 13]) {
+      const rowsHere = 6;
+      for (let t = 0; t < rowsHere * q; t += 1) f32[sims / 4 + t] = Math.fround(Math.cos(t * 1.7 + q) * 3);
+      f32.fill(0, out / 4, out / 4 + rowsHere);
+      k.rowMax(sims, q, 1, rowsHere, out);
+      expect(f32[out / 4]).toBe(0); // row 0 outside [r0, r1)
+      for (let r = 1; r < rowsHere; r += 1) {
+        const want = Math.max(...Array.from(f32.subarray(sims / 4 + r * q, sims / 4 + (r + 1) * q)));
+        expect(f32[out / 4 + r], `q = ${q}, row ${r}`).toBe(want);
+      }
+    }
+  });
+
   it('dotsIndexed, dotsRow, gradRows, gradCols, gradRow against float64 loops', () => {
     const ia = 8192;
     const ib = 8256;

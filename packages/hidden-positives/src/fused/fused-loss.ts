@@ -30,6 +30,7 @@ import {
   JOIN_PARAMS,
   QUANTIZE_PARAMS,
   REDUCE_PARAMS,
+  ROW_MAX_PARAMS,
   TASK_COUNTS,
   TASK_CRITERION,
   TASK_FILL,
@@ -37,6 +38,9 @@ import {
   TASK_JOIN,
   TASK_QUANTIZE,
   TASK_REDUCE,
+  TASK_ROW_MAX,
+  TASK_THRESHOLD,
+  THRESHOLD_PARAMS,
 } from './tasks.js';
 
 export interface FusedLossData {
@@ -256,6 +260,8 @@ export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): F
     coef: arena.alloc(n * 8),
     weightSum: arena.alloc(n * 8),
     lossOut: arena.alloc(threads * 16), // per thread: loss, extra entries
+    // one block of host-product similarities, copied in for the threads (3 floats of padding)
+    sims: data.product ? arena.alloc((PRODUCT_BLOCK * Math.max(n, q, qs) + 4) * 4) : 0,
   };
   pool.reserve(arena.top, fn);
   let view = views(pool);
@@ -331,8 +337,8 @@ export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): F
   let rows: NegativeRows | undefined;
   if (product) {
     rows = negativeRows(data.keep, p, n);
-    productCriteria(product, data.f, c, data.poolAg, q, views(pool).f32, at.cAg);
-    if (withSp) productCriteria(product, data.s!, dm, data.poolSp!, qs, views(pool).f32, at.cSp);
+    productCriteria(product, pool, at.sims, data.f, c, data.poolAg, q, at.cAg);
+    if (withSp) productCriteria(product, pool, at.sims, data.s!, dm, data.poolSp!, qs, at.cSp);
   } else {
     criterion(at.f, strideC, at.poolAg, q, at.cAg, at.fq, at.poolAgQ, bound(normsF, normsPoolAg, c), () => {
       rows = negativeRows(data.keep, p, n);
@@ -382,8 +388,8 @@ export function fusedHiddenPositiveLoss(pool: FusedPool, data: FusedLossData): F
     pool.run(TASK_JOIN);
   };
   if (product) {
-    productJoin(product, data.f, c, views(pool), at.cAg, at.bitsAg, rowBytes);
-    if (withSp) productJoin(product, data.s!, dm, views(pool), at.cSp, at.bitsSp, rowBytes);
+    productJoin(product, pool, at.sims, data.f, c, at.cAg, at.bitsAg, rowBytes);
+    if (withSp) productJoin(product, pool, at.sims, data.s!, dm, at.cSp, at.bitsSp, rowBytes);
   } else {
     join(at.f, strideC, at.cAg, at.bitsAg, at.fq, bound(normsF, normsF, c));
     if (withSp) join(at.s, strideDm, at.cSp, at.bitsSp, at.sq, bound(normsS, normsS, dm));
@@ -516,21 +522,24 @@ const PRODUCT_BLOCK = 256;
 
 /**
  * c_i = max_q x_i · pool_q (the criteria, official-behaviour §3.3) from blocks `x[i0:i1] @ poolᵀ` of the host
- * product, written as float32 at `out` (byte address in `f32`'s memory). x `[N, cols]`, pool `[Q, cols]`.
+ * product, each copied to `sims` in the pool's memory and reduced by its threads (`rowMax`), written as
+ * float32 at `out`. x `[N, cols]`, pool `[Q, cols]`.
  */
 function productCriteria(
   product: HostMatMul,
+  pool: FusedPool,
+  sims: number,
   x: Float32Array,
   cols: number,
   poolRows: Float32Array,
   q: number,
-  f32: Float32Array,
   out: number,
 ): void {
   const n = x.length / cols;
+  const f32 = views(pool).f32;
   for (let i0 = 0; i0 < n; i0 += PRODUCT_BLOCK) {
     const rows = Math.min(PRODUCT_BLOCK, n - i0);
-    const sims = product.run({
+    const block = product.run({
       a: x.subarray(i0 * cols, (i0 + rows) * cols),
       aShape: [rows, cols],
       b: poolRows,
@@ -538,37 +547,34 @@ function productCriteria(
       transA: false,
       transB: true,
     });
-    for (let r = 0; r < rows; r += 1) {
-      let max = Number.NEGATIVE_INFINITY;
-      for (let k = r * q, end = k + q; k < end; k += 1) if (sims[k]! > max) max = sims[k]!;
-      f32[(out >>> 2) + i0 + r] = max;
-    }
+    f32.set(block.subarray(0, rows * q), sims >>> 2);
+    writeParams(pool.control, ROW_MAX_PARAMS, { sims, q, rows, out: out + i0 * 4 });
+    pool.run(TASK_ROW_MAX);
   }
 }
 
 /**
  * The positive bits M_ij = [x_i · x_j > min(c_i, c_j)] for i ≠ j (symmetric, strict >, no diagonal) from
- * blocks `x[i0:i1] @ x[i0:N]ᵀ` of the host product (the upper triangle and its block diagonal), set in the
- * zeroed bit matrix at `bits` (row i: `rowBytes` bytes, bit j).
+ * blocks `x[i0:i1] @ x[i0:N]ᵀ` of the host product (the upper triangle and its block diagonal), each copied
+ * to `sims` in the pool's memory and tested by its threads (`threshold`), set in the zeroed bit matrix at
+ * `bits` (row i: `rowBytes` bytes, bit j).
  */
 function productJoin(
   product: HostMatMul,
+  pool: FusedPool,
+  sims: number,
   x: Float32Array,
   cols: number,
-  view: { f32: Float32Array; i32: Int32Array },
   cPtr: number,
   bits: number,
   rowBytes: number,
 ): void {
   const n = x.length / cols;
-  const c = view.f32.subarray(cPtr >>> 2, (cPtr >>> 2) + n);
-  const words = view.i32;
-  const base = bits >>> 2;
-  const rowWords = rowBytes >>> 2;
+  const f32 = views(pool).f32;
   for (let i0 = 0; i0 < n; i0 += PRODUCT_BLOCK) {
     const rows = Math.min(PRODUCT_BLOCK, n - i0);
     const width = n - i0;
-    const sims = product.run({
+    const block = product.run({
       a: x.subarray(i0 * cols, (i0 + rows) * cols),
       aShape: [rows, cols],
       b: x.subarray(i0 * cols),
@@ -576,21 +582,9 @@ function productJoin(
       transA: false,
       transB: true,
     });
-    for (let r = 0; r < rows; r += 1) {
-      const i = i0 + r;
-      const ci = c[i]!;
-      const rowI = base + i * rowWords;
-      const colBitI = 1 << (i & 31);
-      const colWordI = base + (i >>> 5);
-      const s0 = r * width - i0;
-      for (let j = i + 1; j < n; j += 1) {
-        const cj = c[j]!;
-        if (sims[s0 + j]! > Math.min(ci, cj)) {
-          words[rowI + (j >>> 5)]! |= 1 << (j & 31);
-          words[colWordI + j * rowWords]! |= colBitI;
-        }
-      }
-    }
+    f32.set(block.subarray(0, rows * width), sims >>> 2);
+    writeParams(pool.control, THRESHOLD_PARAMS, { sims, width, i0, rows, n, c: cPtr, bits, rowBytes });
+    pool.run(TASK_THRESHOLD);
   }
 }
 

@@ -101,6 +101,18 @@ export interface Kernels {
     l1: number,
     sq: number,
   ): void;
+  threshold(
+    sims: number,
+    width: number,
+    i0: number,
+    r0: number,
+    r1: number,
+    n: number,
+    c: number,
+    bits: number,
+    rowBytes: number,
+  ): void;
+  rowMax(sims: number, q: number, r0: number, r1: number, out: number): void;
   popcountRows(bits: number, rowBytes: number, i0: number, i1: number, out: number): void;
   addInto(dst: number, src: number, bytes: number): void;
   scaleAddRow(out: number, x: number, w: number, bytes: number, first: number): void;

@@ -243,6 +243,73 @@
       (local.set $j (i32.add (local.get $j) (i32.const 2)))
       (br $colsNext))))
 
+;; Marks the lanes u of `hits` (pairs (i, j + u)).
+  (func $markCols (param $hits v128) (param $i i32) (param $j i32) (param $bits i32) (param $rowBytes i32)
+    (if (i32x4.extract_lane 0 (local.get $hits)) (then (call $mark (local.get $i) (local.get $j) (local.get $bits) (local.get $rowBytes))))
+    (if (i32x4.extract_lane 1 (local.get $hits)) (then (call $mark (local.get $i) (i32.add (local.get $j) (i32.const 1)) (local.get $bits) (local.get $rowBytes))))
+    (if (i32x4.extract_lane 2 (local.get $hits)) (then (call $mark (local.get $i) (i32.add (local.get $j) (i32.const 2)) (local.get $bits) (local.get $rowBytes))))
+    (if (i32x4.extract_lane 3 (local.get $hits)) (then (call $mark (local.get $i) (i32.add (local.get $j) (i32.const 3)) (local.get $bits) (local.get $rowBytes)))))
+
+  ;; The positive pairs of a block of similarities computed elsewhere (the host product's x[i0:] @ x[i0:]ᵀ
+  ;; rows): for rows i = i0 + r, r0 ≤ r < r1, and columns i < j < n, pair (i, j) is positive when
+  ;; sims[r·width + j − i0] > min(c_i, c_j) (the same strict test as `join`), marked at (i, j) and (j, i)
+  ;; with atomic ORs, so threads may share a block. Four columns per test; `sims` and `c` have 3 floats of
+  ;; padding past their ends (lanes past n are masked).
+  (func (export "threshold")
+    (param $sims i32) (param $width i32) (param $i0 i32) (param $r0 i32) (param $r1 i32) (param $n i32)
+    (param $c i32) (param $bits i32) (param $rowBytes i32)
+    (local $r i32) (local $i i32) (local $j i32) (local $row i32) (local $ci v128) (local $hits v128)
+    (local.set $r (local.get $r0))
+    (block $rowsDone (loop $rowsNext
+      (br_if $rowsDone (i32.ge_s (local.get $r) (local.get $r1)))
+      (local.set $i (i32.add (local.get $i0) (local.get $r)))
+      (local.set $ci (v128.load32_splat (i32.add (local.get $c) (i32.shl (local.get $i) (i32.const 2)))))
+      ;; the similarity of column j lies at row + 4j (the offset wraps below zero for r·width < i0; the sum does not)
+      (local.set $row (i32.add (local.get $sims)
+        (i32.shl (i32.sub (i32.mul (local.get $r) (local.get $width)) (local.get $i0)) (i32.const 2))))
+      (local.set $j (i32.add (local.get $i) (i32.const 1)))
+      (block $colsDone (loop $colsNext
+        (br_if $colsDone (i32.ge_s (local.get $j) (local.get $n)))
+        (local.set $hits (v128.and
+          (f32x4.gt (v128.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+            (f32x4.min (local.get $ci) (v128.load (i32.add (local.get $c) (i32.shl (local.get $j) (i32.const 2))))))
+          (i32x4.lt_s (i32x4.add (i32x4.splat (local.get $j)) (v128.const i32x4 0 1 2 3)) (i32x4.splat (local.get $n)))))
+        (if (v128.any_true (local.get $hits))
+          (then (call $markCols (local.get $hits) (local.get $i) (local.get $j) (local.get $bits) (local.get $rowBytes))))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $colsNext)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rowsNext))))
+
+  ;; out[r] = max_k sims[r·q + k] for r0 ≤ r < r1 (the criteria from a block of host-product similarities;
+  ;; q ≥ 1, no padding needed: the last < 4 columns of a row are taken one at a time).
+  (func (export "rowMax")
+    (param $sims i32) (param $q i32) (param $r0 i32) (param $r1 i32) (param $out i32)
+    (local $r i32) (local $p i32) (local $end i32) (local $end4 i32) (local $m v128) (local $best f32)
+    (local.set $r (local.get $r0))
+    (block $rowsDone (loop $rowsNext
+      (br_if $rowsDone (i32.ge_s (local.get $r) (local.get $r1)))
+      (local.set $p (i32.add (local.get $sims) (i32.shl (i32.mul (local.get $r) (local.get $q)) (i32.const 2))))
+      (local.set $end (i32.add (local.get $p) (i32.shl (local.get $q) (i32.const 2))))
+      (local.set $end4 (i32.add (local.get $p) (i32.shl (i32.and (local.get $q) (i32.const -4)) (i32.const 2))))
+      (local.set $m (f32x4.splat (f32.const -inf)))
+      (block $quadsDone (loop $quadsNext
+        (br_if $quadsDone (i32.ge_u (local.get $p) (local.get $end4)))
+        (local.set $m (f32x4.max (local.get $m) (v128.load (local.get $p))))
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (br $quadsNext)))
+      (local.set $best (f32.max
+        (f32.max (f32x4.extract_lane 0 (local.get $m)) (f32x4.extract_lane 1 (local.get $m)))
+        (f32.max (f32x4.extract_lane 2 (local.get $m)) (f32x4.extract_lane 3 (local.get $m)))))
+      (block $restDone (loop $restNext
+        (br_if $restDone (i32.ge_u (local.get $p) (local.get $end)))
+        (local.set $best (f32.max (local.get $best) (f32.load (local.get $p))))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (br $restNext)))
+      (f32.store (i32.add (local.get $out) (i32.shl (local.get $r) (i32.const 2))) (local.get $best))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rowsNext))))
+
   ;; Raises out[t + u] to the float dot product of row t + u with the pool row at b, for the candidate
   ;; lanes u of `cand`.
   (func $maxExact (param $cand v128) (param $t i32) (param $b i32) (param $x i32) (param $stride i32)

@@ -15,6 +15,8 @@ export const TASK_GROUPS = 5;
 export const TASK_REDUCE = 6;
 export const TASK_QUANTIZE = 7;
 export const TASK_MIX = 8;
+export const TASK_THRESHOLD = 9;
+export const TASK_ROW_MAX = 10;
 
 export const FILL_PARAMS = ['ptr', 'bytes'] as const;
 /** xq, pq: int16 copies of x and the pool (0: the float kernel alone), approx: [n + 4] f32 scratch; eps in f64[0]. */
@@ -46,6 +48,10 @@ export const JOIN_PARAMS = [
 ] as const;
 export const JOIN_F64 = { eps: 0 } as const;
 export const COUNTS_PARAMS = ['bitsAg', 'bitsSp', 'rowBytes', 'n', 'outAg', 'outSp'] as const;
+/** sims: a [rows, width] block of x[i0:] @ x[i0:]ᵀ from the host product (column j at j − i0), c its criteria. */
+export const THRESHOLD_PARAMS = ['sims', 'width', 'i0', 'rows', 'n', 'c', 'bits', 'rowBytes'] as const;
+/** sims: a [rows, q] block of similarities to the pool; out[r] its row maxima. */
+export const ROW_MAX_PARAMS = ['sims', 'q', 'rows', 'out'] as const;
 export const REDUCE_PARAMS = ['acc', 'threadBytes', 'bytes', 'threads'] as const;
 export const QUANTIZE_PARAMS = ['src', 'stride', 'dst', 'n', 'l1', 'sq'] as const;
 export const GROUP_PARAMS = [
@@ -141,6 +147,8 @@ const ROWS_PER_STRIP = 16;
 /** Columns per gradRows call: their rows (≤ 256 KiB at D = 512) stay in L2 across its passes. */
 const GRAD_ROWS_COLUMNS = 128;
 const FILL_CHUNK = 1 << 20;
+/** Rows of a host-product block per chunk of the threshold and row-max tasks. */
+const THRESHOLD_ROWS = 8;
 
 export function runTask(
   ctx: ThreadContext,
@@ -290,6 +298,32 @@ export function runTask(
     case TASK_GROUPS:
       runGroups(ctx, control, thread, threads);
       return;
+    case TASK_THRESHOLD: {
+      const p = readParams(control, THRESHOLD_PARAMS);
+      eachChunk(control, Math.ceil(p.rows / THRESHOLD_ROWS), (t) => {
+        const r0 = t * THRESHOLD_ROWS;
+        k.threshold(
+          p.sims,
+          p.width,
+          p.i0,
+          r0,
+          Math.min(p.rows, r0 + THRESHOLD_ROWS),
+          p.n,
+          p.c,
+          p.bits,
+          p.rowBytes,
+        );
+      });
+      return;
+    }
+    case TASK_ROW_MAX: {
+      const p = readParams(control, ROW_MAX_PARAMS);
+      eachChunk(control, Math.ceil(p.rows / THRESHOLD_ROWS), (t) => {
+        const r0 = t * THRESHOLD_ROWS;
+        k.rowMax(p.sims, p.q, r0, Math.min(p.rows, r0 + THRESHOLD_ROWS), p.out);
+      });
+      return;
+    }
     case TASK_REDUCE: {
       // acc_0 += acc_t for t ≥ 1, both terms, in thread order (the same order for every chunk).
       const p = readParams(control, REDUCE_PARAMS);
