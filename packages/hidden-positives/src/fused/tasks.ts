@@ -143,6 +143,14 @@ function eachChunk(control: Control, count: number, work: (k: number) => void): 
   for (let k = Atomics.add(control.i32, NEXT, 1); k < count; k = Atomics.add(control.i32, NEXT, 1)) work(k);
 }
 
+/** Calls `work(r0, r1)` for the chunks [r0, r1) of THRESHOLD_ROWS rows of a host-product block. */
+function eachRowChunk(control: Control, rows: number, work: (r0: number, r1: number) => void): void {
+  eachChunk(control, Math.ceil(rows / THRESHOLD_ROWS), (t) => {
+    const r0 = t * THRESHOLD_ROWS;
+    work(r0, Math.min(rows, r0 + THRESHOLD_ROWS));
+  });
+}
+
 const ROWS_PER_STRIP = 16;
 /** Columns per gradRows call: their rows (≤ 256 KiB at D = 512) stay in L2 across its passes. */
 const GRAD_ROWS_COLUMNS = 128;
@@ -300,28 +308,14 @@ export function runTask(
       return;
     case TASK_THRESHOLD: {
       const p = readParams(control, THRESHOLD_PARAMS);
-      eachChunk(control, Math.ceil(p.rows / THRESHOLD_ROWS), (t) => {
-        const r0 = t * THRESHOLD_ROWS;
-        k.threshold(
-          p.sims,
-          p.width,
-          p.i0,
-          r0,
-          Math.min(p.rows, r0 + THRESHOLD_ROWS),
-          p.n,
-          p.c,
-          p.bits,
-          p.rowBytes,
-        );
-      });
+      eachRowChunk(control, p.rows, (r0, r1) =>
+        k.threshold(p.sims, p.width, p.i0, r0, r1, p.n, p.c, p.bits, p.rowBytes),
+      );
       return;
     }
     case TASK_ROW_MAX: {
       const p = readParams(control, ROW_MAX_PARAMS);
-      eachChunk(control, Math.ceil(p.rows / THRESHOLD_ROWS), (t) => {
-        const r0 = t * THRESHOLD_ROWS;
-        k.rowMax(p.sims, p.q, r0, Math.min(p.rows, r0 + THRESHOLD_ROWS), p.out);
-      });
+      eachRowChunk(control, p.rows, (r0, r1) => k.rowMax(p.sims, p.q, r0, r1, p.out));
       return;
     }
     case TASK_REDUCE: {
@@ -384,6 +378,11 @@ function runGroups(ctx: ThreadContext, control: Control, thread: number, threads
   const n = p.batch * p.p;
   const units = p.allCols ? Math.ceil(n / B) : p.p;
   const supers = Math.ceil(units / T);
+  /** Unit u: its row r of R (every row is all columns when allCols) and its anchors first + b·step, b < count. */
+  const unit = (u: number) =>
+    p.allCols
+      ? { r: 0, first: u * B, step: 1, count: Math.min(B, n - u * B) }
+      : { r: u, first: u, step: p.p, count: B };
   const words = p.rowBytes / 4;
   const scratch = p.scratch + thread * p.scratchBytes;
   const E = align(Math.max(1, p.maxE) * 4);
@@ -416,10 +415,7 @@ function runGroups(ctx: ThreadContext, control: Control, thread: number, threads
     // 1. anchors, R-tile flags and extra columns of every unit of the super-unit
     let extras = 0;
     for (let u = u0; u < u1; u += 1) {
-      const r = p.allCols ? 0 : u; // the row of R the unit's anchors use (every row is all columns when allCols)
-      const first = p.allCols ? u * B : u;
-      const step = p.allCols ? 1 : p.p;
-      const count = p.allCols ? Math.min(B, n - first) : B;
+      const { r, first, step, count } = unit(u);
       const m = i32[(p.rLen >>> 2) + r]!;
       const colIdx = (p.rIdx >>> 2) + i32[(p.rStart >>> 2) + r]!;
       const rBitsRow = (p.rBits + r * p.rowBytes) >>> 2;
@@ -522,10 +518,7 @@ function runGroups(ctx: ThreadContext, control: Control, thread: number, threads
 
       // 4. per unit: the R tile, each anchor's loss and g, the tile's gradient products
       for (let u = u0; u < u1; u += 1) {
-        const r = p.allCols ? 0 : u;
-        const first = p.allCols ? u * B : u;
-        const step = p.allCols ? 1 : p.p;
-        const count = p.allCols ? Math.min(B, n - first) : B;
+        const { r, first, step, count } = unit(u);
         const m = i32[(p.rLen >>> 2) + r]!;
         const colOffPtr = p.rOff + i32[(p.rStart >>> 2) + r]! * 4;
         const ia = iaPtr + (u - u0) * B * 4;
